@@ -1,0 +1,49 @@
+"""bo_loop: resumable Bayesian-optimisation campaigns for lab experiments."""
+
+from __future__ import annotations
+
+from bo_loop.campaign import Campaign
+from bo_loop.exceptions import (
+    BoLoopError,
+    CampaignExistsError,
+    CampaignNotFoundError,
+    ImportRowsError,
+    ObjectiveError,
+    ObservationError,
+    SchemaVersionError,
+    SpaceError,
+    StorageError,
+    TrialNotFoundError,
+    TrialStateError,
+)
+from bo_loop.imports import ImportReport
+from bo_loop.modeling import Recommendation
+from bo_loop.objective import Objective
+from bo_loop.space import Categorical, Integer, Real, Space
+from bo_loop.trial import Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BoLoopError",
+    "Campaign",
+    "CampaignExistsError",
+    "CampaignNotFoundError",
+    "Categorical",
+    "ImportReport",
+    "ImportRowsError",
+    "Integer",
+    "Objective",
+    "ObjectiveError",
+    "ObservationError",
+    "Real",
+    "Recommendation",
+    "SchemaVersionError",
+    "Space",
+    "SpaceError",
+    "StorageError",
+    "Trial",
+    "TrialNotFoundError",
+    "TrialState",
+    "__version__",
+]

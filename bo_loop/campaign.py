@@ -1,0 +1,329 @@
+"""Campaign: ask, tell, fail, load, best, recommend. Orchestration only.
+
+A Campaign object holds no state but its name and database: every call reads what it needs from
+storage, so any number of processes can work on one campaign and a reopened campaign behaves
+exactly as one that stayed open.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from bo_loop import surrogates
+from bo_loop.exceptions import BoLoopError, ObjectiveError, SpaceError
+from bo_loop.imports import ImportReport, parse_rows
+from bo_loop.modeling import Recommendation, fit_model, predict_rows, recommend_point
+from bo_loop.objective import Objective
+from bo_loop.propose import propose
+from bo_loop.space import Parameter, Space
+from bo_loop.storage import Database, store
+from bo_loop.trial import Trial, TrialState
+
+#: Version of the campaign config layout stored as JSON; bump when its keys change meaning.
+CONFIG_FORMAT = 1
+MAX_ASK = 1000
+_MAX_NAME = 255
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
+        raise BoLoopError(
+            f"A campaign name must be a non-empty string of at most {_MAX_NAME} characters, "
+            f"but got {name!r}."
+        )
+    return name
+
+
+def _check_int(value: object, label: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise BoLoopError(f"{label} must be an integer, but got {value!r}.")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise BoLoopError(f"{label} must be {bound}, but got {label}={v}.")
+    return v
+
+
+class Campaign:
+    """A Bayesian-optimisation campaign stored in a database.
+
+    Create one with :meth:`create`, open it anywhere with :meth:`load`.
+    """
+
+    def __init__(self, db: Database, record: store.CampaignRecord):
+        self._db = db
+        self._id = record.id
+        self.name = record.name
+        self._apply_config(record.config)
+
+    def _apply_config(self, config: Mapping[str, Any]) -> None:
+        self._config = dict(config)
+        self.space = Space.from_config(config["space"])
+        self.objective = Objective.from_config(config["objective"])
+        self.seed = int(config["seed"])
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        parameters: Sequence[Parameter] | Space,
+        objective: Objective | str = "objective",
+        *,
+        storage: str | os.PathLike[str] | None = None,
+        surrogate: str = "gp",
+        surrogate_settings: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        initial_design_size: int | None = None,
+    ) -> Campaign:
+        """Create and store a new campaign.
+
+        Args:
+            name: Unique within the storage.
+            parameters: ``bl.Real``, ``bl.Integer`` and ``bl.Categorical`` parameters.
+            objective: A ``bl.Objective``, or just the outcome's name (then maximised).
+            storage: A SQLAlchemy URL or a SQLite file path; default ``$BO_LOOP_STORAGE`` or
+                ``sqlite:///campaigns.db``.
+            surrogate: ``"gp"`` or ``"dngo"``.
+            surrogate_settings: Options of that surrogate (stored with the campaign).
+            seed: Makes every proposal reproducible.
+            initial_design_size: Sobol points before the surrogate takes over; default
+                ``max(5, 2 * number of parameters)``.
+
+        Raises:
+            CampaignExistsError: the name is taken (the message says how to load it).
+        """
+        name = _check_name(name)
+        space = parameters if isinstance(parameters, Space) else Space(parameters)
+        if isinstance(objective, str):
+            objective = Objective(objective)
+        if not isinstance(objective, Objective):
+            raise ObjectiveError(f"objective must be a bl.Objective or a name, but got {objective!r}.")
+        if objective.name in space.names:
+            raise ObjectiveError(
+                f"The objective's name must differ from every parameter name, but got {objective.name!r}."
+            )
+        seed = _check_int(seed, "seed", 0, 2**31 - 1)
+        if initial_design_size is not None:
+            initial_design_size = _check_int(initial_design_size, "initial_design_size", 1, 10_000)
+        config = {
+            "format": CONFIG_FORMAT,
+            "space": space.to_config(),
+            "objective": objective.to_config(),
+            "surrogate": {"name": surrogate, "settings": surrogates.resolve_settings(surrogate, surrogate_settings)},
+            "seed": seed,
+            "initial_design_size": initial_design_size,
+        }
+        db = Database(storage)
+        record = db.run(lambda s: store.create_campaign(s, name, config))
+        return cls(db, record)
+
+    @classmethod
+    def load(cls, name: str, *, storage: str | os.PathLike[str] | None = None) -> Campaign:
+        """Open a stored campaign.
+
+        Raises:
+            CampaignNotFoundError: no such campaign (the message lists those that exist).
+        """
+        db = Database(storage)
+        record = db.run(lambda s: store.get_campaign(s, name), write=False)
+        return cls(db, record)
+
+    @staticmethod
+    def list(storage: str | os.PathLike[str] | None = None) -> list[str]:
+        """Names of the campaigns in a storage."""
+        return Database(storage).run(store.list_campaigns, write=False)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    @property
+    def surrogate(self) -> str:
+        return str(self._config["surrogate"]["name"])
+
+    @property
+    def surrogate_settings(self) -> dict[str, Any]:
+        return dict(self._config["surrogate"]["settings"])
+
+    def ask(self, n: int = 1) -> list[Trial]:
+        """Propose ``n`` experiments and store them as pending trials at once.
+
+        Trials still pending count as under evaluation, so new proposals keep away from them.
+        """
+        n = _check_int(n, "n", 1, MAX_ASK)
+
+        def work(session: Session) -> list[Trial]:
+            record = store.get_campaign(session, self.name, lock=True)
+            self._apply_config(record.config)
+            trials = store.read_trials(session, record.id, self.objective.name)
+            proposals = propose(
+                self.space, self.objective, trials, n, seed=self.seed,
+                surrogate=self.surrogate, settings=self.surrogate_settings,
+                design_size=self._config.get("initial_design_size"),
+            )  # fmt: skip
+            new = [store.NewTrial(p.params, "bo_loop", p.provenance) for p in proposals]
+            return store.insert_trials(session, record.id, self.objective.name, new)
+
+        return self._db.run(work)
+
+    def tell(self, number: int, value: float | Mapping[str, float]) -> Trial:
+        """Record the measured outcome of a pending trial.
+
+        Args:
+            number: The trial's number.
+            value: A finite number, or ``{objective_name: number}``.
+        """
+        number = _check_int(number, "trial number", 0)
+        v = self.objective.parse_value(value)
+        self._finish(number, TrialState.COMPLETED, value=v, action="tell")
+        return self.trial(number)
+
+    def fail(self, number: int, reason: str | None = None) -> Trial:
+        """Mark a pending trial as failed (the experiment ran but gave no usable outcome)."""
+        self._finish(_check_int(number, "trial number", 0), TrialState.FAILED, reason=reason, action="fail")
+        return self.trial(number)
+
+    def abandon(self, number: int, reason: str | None = None) -> Trial:
+        """Mark a pending trial as abandoned (it will not be run); its point may be proposed again."""
+        self._finish(
+            _check_int(number, "trial number", 0), TrialState.ABANDONED, reason=reason, action="abandon"
+        )
+        return self.trial(number)
+
+    def _finish(
+        self, number: int, state: TrialState, *, value: float | None = None,
+        reason: str | None = None, action: str,
+    ) -> None:  # fmt: skip
+        if reason is not None and not isinstance(reason, str):
+            raise BoLoopError(f"reason must be a string, but got {reason!r}.")
+        self._db.run(
+            lambda s: store.finish_trial(
+                s, self._id, number, state, objective=self.objective.name, value=value,
+                reason=reason, action=action,
+            )
+        )  # fmt: skip
+
+    def add_observation(self, params: Mapping[str, Any], value: float | Mapping[str, float]) -> Trial:
+        """Store a point measured without being asked (the operator's own choice)."""
+        clean = self.space.validate(params)
+        v = self.objective.parse_value(value)
+        item = store.NewTrial(clean, "manual", {"generator": "manual"}, TrialState.COMPLETED, v)
+        return self._db.run(lambda s: self._insert_locked(s, [item]))[0]
+
+    def add_observations(
+        self,
+        data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+        *,
+        on_error: Literal["raise", "skip"] = "raise",
+    ) -> ImportReport:
+        """Store measured rows (parameter columns + the objective's column) from a DataFrame or CSV.
+
+        Every row is validated. With ``on_error="raise"`` (default) nothing is stored if any row
+        is bad, and the ImportRowsError lists each bad row and the rule it broke; with
+        ``on_error="skip"`` the valid rows are stored and the rejects returned.
+        """
+        valid, rejected = parse_rows(data, self.space, self.objective, on_error=on_error)
+        items = [
+            store.NewTrial(params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v)
+            for params, v in valid
+        ]
+        added = self._db.run(lambda s: self._insert_locked(s, items)) if items else []
+        return ImportReport(added=added, rejected=rejected)
+
+    def _insert_locked(self, session: Session, items: Sequence[store.NewTrial]) -> list[Trial]:
+        record = store.get_campaign(session, self.name, lock=True)
+        return store.insert_trials(session, record.id, self.objective.name, items)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def trials(self, state: TrialState | str | None = None) -> list[Trial]:
+        """Every trial, in number order; only those in ``state`` when given."""
+        all_trials = self._db.run(
+            lambda s: store.read_trials(s, self._id, self.objective.name), write=False
+        )
+        if state is None:
+            return all_trials
+        wanted = TrialState(state) if isinstance(state, str) else state
+        return [t for t in all_trials if t.state is wanted]
+
+    def trial(self, number: int) -> Trial:
+        """One trial by number."""
+        from bo_loop.exceptions import TrialNotFoundError
+
+        for t in self.trials():
+            if t.number == number:
+                return t
+        raise TrialNotFoundError(f"No trial numbered {number!r} in campaign {self.name!r}.")
+
+    def best(self) -> Trial | None:
+        """The completed trial with the best observed outcome, or None before any is told."""
+        done = self.trials(TrialState.COMPLETED)
+        if not done:
+            return None
+        sign = self.objective.sign
+        return max(done, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per trial: number, state, parameters, outcome, source, generator, timing."""
+        columns = ["number", "state", *self.space.names, self.objective.name, "source", "generator",
+                   "reason", "created_at", "finished_at"]  # fmt: skip
+        rows = [
+            {
+                "number": t.number,
+                "state": t.state.value,
+                **t.params,
+                self.objective.name: t.value,
+                "source": t.source,
+                "generator": t.provenance.get("generator"),
+                "reason": t.reason,
+                "created_at": t.created_at,
+                "finished_at": t.finished_at,
+            }
+            for t in self.trials()
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    # -- the model -------------------------------------------------------------------------
+
+    def set_surrogate(self, name: str, settings: Mapping[str, Any] | None = None) -> None:
+        """Switch the surrogate (``"gp"`` or ``"dngo"``) for future asks; the data stay as they are."""
+        resolved = surrogates.resolve_settings(name, settings)
+
+        def work(session: Session) -> None:
+            record = store.get_campaign(session, self.name, lock=True)
+            config = {**record.config, "surrogate": {"name": name, "settings": resolved}}
+            store.update_config(session, record.id, config)
+            self._apply_config(config)
+
+        self._db.run(work)
+
+    def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """The surrogate's predicted mean and sd of the outcome at given parameter rows."""
+        fitted = fit_model(self.space, self.objective, self.trials(), self.seed, self.surrogate,
+                           self.surrogate_settings)  # fmt: skip
+        return predict_rows(fitted, rows)
+
+    def recommend(self, risk_aversion: float = 0.0) -> Recommendation:
+        """The surrogate's optimum within the space, with predicted mean, sd and a 95% interval.
+
+        Args:
+            risk_aversion: 0 maximises the predicted mean (minimises, for a minimised objective);
+                ``k > 0`` optimises the pessimistic bound ``mean -/+ k * sd`` instead.
+        """
+        if not isinstance(risk_aversion, numbers.Real) or not risk_aversion >= 0:
+            raise SpaceError(f"risk_aversion must be a number >= 0, but got {risk_aversion!r}.")
+        fitted = fit_model(self.space, self.objective, self.trials(), self.seed, self.surrogate,
+                           self.surrogate_settings)  # fmt: skip
+        return recommend_point(fitted, float(risk_aversion))
+
+    def __repr__(self) -> str:
+        return (
+            f"Campaign({self.name!r}, {len(self.space)} parameters, {self.objective.goal} "
+            f"{self.objective.name!r}, surrogate={self.surrogate!r}, storage={self._db.display_url!r})"
+        )

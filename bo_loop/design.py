@@ -1,0 +1,57 @@
+"""The initial design: a seeded, scrambled Sobol sequence that continues across asks."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import torch
+from torch.quasirandom import SobolEngine
+
+from bo_loop.exceptions import SpaceError
+from bo_loop.space import Space, params_key
+
+_CHUNK = 64
+#: How far past ``start`` to look for unused points before deciding a discrete space is exhausted.
+_MAX_LOOKAHEAD = 4096
+
+
+def sobol_points(
+    space: Space, n: int, *, seed: int, start: int, taken: set[Hashable]
+) -> list[tuple[torch.Tensor, int]]:
+    """The next ``n`` Sobol points from index ``start`` that decode to no point in ``taken``.
+
+    Args:
+        space: The search space; points are snapped onto its integer and choice grids.
+        n: How many points to return.
+        seed: The scramble seed (the campaign's seed), so a campaign always gets the same sequence.
+        start: The first sequence index to use: one past the last index the campaign used.
+        taken: Keys (``params_key``) of points already tried; updated with the points returned.
+
+    Returns:
+        ``(x, index)`` pairs: ``x`` a ``d`` float64 tensor in the space's encoding, ``index`` its
+        position in the sequence (stored in provenance so the next ask continues after it).
+
+    Raises:
+        SpaceError: a small discrete space has fewer than ``n`` untried points.
+    """
+    engine = SobolEngine(space.dim, scramble=True, seed=seed)
+    if start:
+        engine.fast_forward(start)
+    out: list[tuple[torch.Tensor, int]] = []
+    index = start
+    while len(out) < n and index < start + _MAX_LOOKAHEAD:
+        X = space.from_unit_cube(engine.draw(_CHUNK, dtype=torch.float64))
+        for x, params in zip(X, space.decode(X), strict=True):
+            key = params_key(params, space)
+            if key not in taken:
+                taken.add(key)
+                out.append((x, index))
+                if len(out) == n:
+                    break
+            index += 1
+    if len(out) < n:
+        raise SpaceError(
+            f"The search space has no {n} untried points left near the design sequence; "
+            f"found only {len(out)}. Widen the space or ask for fewer."
+        )
+    return out

@@ -1,0 +1,121 @@
+"""Validating measured rows (DataFrame, CSV, dicts) before they are stored."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from bo_loop.exceptions import BoLoopError, ImportRowsError
+from bo_loop.objective import Objective
+from bo_loop.space import Categorical, Parameter, Space
+from bo_loop.trial import Trial
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What ``add_observations`` stored and what it refused.
+
+    Attributes:
+        added: The trials stored, in order.
+        rejected: ``(row_label, reason)`` for each refused row (only with ``on_error="skip"``).
+    """
+
+    added: list[Trial] = field(default_factory=list)
+    rejected: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def _as_frame(data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str]) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, str | os.PathLike):
+        try:
+            return pd.read_csv(data)
+        except (OSError, ValueError) as e:
+            raise BoLoopError(f"Cannot read rows from {os.fspath(data)!r}: {e}") from None
+    if isinstance(data, Sequence) and all(isinstance(r, Mapping) for r in data):
+        return pd.DataFrame(list(data))
+    raise BoLoopError(
+        f"Rows must be a DataFrame, a CSV path or a list of dicts, but got {type(data).__name__}."
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars; NaN (an empty cell) -> None."""
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _coerce_number(parameter: Parameter | None, value: Any) -> Any:
+    """A CSV column with one bad cell is read as text: turn numeric text back into a number."""
+    if isinstance(value, str) and not isinstance(parameter, Categorical):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def parse_rows(
+    data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+    space: Space,
+    objective: Objective,
+    *,
+    on_error: Literal["raise", "skip"] = "raise",
+) -> tuple[list[tuple[dict[str, Any], float]], list[tuple[Any, str]]]:
+    """Validate every row; return the valid ``(params, value)`` pairs and the rejects.
+
+    Rows are labelled by the DataFrame index (a CSV's first data row is 0).
+
+    Raises:
+        ImportRowsError: with ``on_error="raise"``, if any row is bad (listing every bad row).
+    """
+    if on_error not in ("raise", "skip"):
+        raise BoLoopError(f"on_error must be 'raise' or 'skip', but got {on_error!r}.")
+    frame = _as_frame(data)
+    expected = [*space.names, objective.name]
+    unknown = [c for c in frame.columns if c not in expected]
+    missing = [c for c in expected if c not in frame.columns]
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"unknown column(s) {unknown!r}")
+        if missing:
+            parts.append(f"missing column(s) {missing!r}")
+        # A column problem concerns every row: refuse the whole table, whatever on_error says.
+        raise ImportRowsError([("(all)", f"{' and '.join(parts)}; expected exactly {expected!r}")])
+    valid: list[tuple[dict[str, Any], float]] = []
+    rejected: list[tuple[Any, str]] = []
+    for label, row in frame.iterrows():
+        values = {c: _plain(row[c]) for c in frame.columns}
+        problems = []
+        params = {}
+        for p in space.parameters:
+            try:
+                params[p.name] = p.validate(_coerce_number(p, values[p.name]))
+            except BoLoopError as e:
+                problems.append(str(e))
+        raw = _coerce_number(None, values[objective.name])
+        value = None
+        if raw is None:
+            problems.append(f"the outcome {objective.name!r} is missing")
+        else:
+            try:
+                value = objective.parse_value(raw)
+            except BoLoopError as e:
+                problems.append(f"{objective.name!r}: {e}")
+        if problems:
+            rejected.append((label, "; ".join(problems)))
+        else:
+            assert value is not None
+            valid.append((params, value))
+    if rejected and on_error == "raise":
+        raise ImportRowsError(rejected)
+    return valid, rejected

@@ -1,0 +1,386 @@
+"""Search-space parameters, their validation, and the encoding between params and model tensors.
+
+The model sees one column per parameter:
+
+- ``Real`` and ``Integer``: the value mapped to [0, 1] by the parameter's bounds (through the log
+  when ``log=True``). Integers are only ever proposed on their grid.
+- ``Categorical``: the index of the choice, 0..k-1, as a float; surrogates treat such a column as
+  categorical (the GP with a categorical kernel, DNGO by one-hot expanding it).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import torch
+from torch import Tensor
+
+from bo_loop.exceptions import SpaceError
+
+#: Column names that ``Campaign.to_dataframe`` uses for its own fields.
+RESERVED_NAMES = frozenset({"number", "state", "source"})
+
+ChoiceValue: TypeAlias = str | int | float | bool
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise SpaceError(f"A parameter name must be a non-empty string, but got name={name!r}.")
+    if name in RESERVED_NAMES:
+        raise SpaceError(
+            f"A parameter name must not be one of {sorted(RESERVED_NAMES)}, but got name={name!r}."
+        )
+    return name
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_bounds(name: str, low: object, high: object, log: bool) -> tuple[float, float]:
+    if not _is_number(low) or not _is_number(high):
+        raise SpaceError(
+            f"Bounds of {name!r} must be numbers, but got low={low!r}, high={high!r}."
+        )
+    low_f, high_f = float(low), float(high)  # type: ignore[arg-type]
+    if not (math.isfinite(low_f) and math.isfinite(high_f)):
+        raise SpaceError(f"Bounds of {name!r} must be finite, but got low={low!r}, high={high!r}.")
+    if not low_f < high_f:
+        raise SpaceError(f"`low < high` must hold for {name!r}, but got low={low!r}, high={high!r}.")
+    if log and low_f <= 0:
+        raise SpaceError(f"A log-scale parameter needs `low > 0`, but {name!r} has low={low!r}.")
+    return low_f, high_f
+
+
+@dataclass(frozen=True)
+class Real:
+    """A continuous parameter in ``[low, high]``, searched on a log scale when ``log=True``."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        low, high = _check_bounds(self.name, self.low, self.high, self.log)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def validate(self, value: object) -> float:
+        """Return ``value`` as a float inside the bounds, or raise SpaceError naming the rule."""
+        if not _is_number(value):
+            raise SpaceError(f"{self.name!r} must be a number, but got {value!r}.")
+        v = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(v):
+            raise SpaceError(f"{self.name!r} must be finite, but got {value!r}.")
+        if not self.low <= v <= self.high:
+            raise SpaceError(
+                f"{self.name!r} must lie in [{self.low!r}, {self.high!r}], but got {value!r}."
+            )
+        return v
+
+    def to_unit(self, value: float) -> float:
+        if self.log:
+            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (value - self.low) / (self.high - self.low)
+
+    def from_unit(self, u: float) -> float:
+        u = min(max(u, 0.0), 1.0)
+        if self.log:
+            v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            v = self.low + u * (self.high - self.low)
+        return min(max(v, self.low), self.high)
+
+    def to_config(self) -> dict[str, Any]:
+        return {"type": "real", "name": self.name, "low": self.low, "high": self.high, "log": self.log}
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer parameter in ``[low, high]`` (both included); ``log=True`` spaces it on a log scale."""
+
+    name: str
+    low: int
+    high: int
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        for label, bound in (("low", self.low), ("high", self.high)):
+            if not _is_number(bound) or not float(bound).is_integer():  # type: ignore[arg-type]
+                raise SpaceError(
+                    f"Bounds of integer parameter {self.name!r} must be integers, but got {label}={bound!r}."
+                )
+        _check_bounds(self.name, self.low, self.high, self.log)
+        object.__setattr__(self, "low", int(self.low))
+        object.__setattr__(self, "high", int(self.high))
+
+    def validate(self, value: object) -> int:
+        """Return ``value`` as an int inside the bounds, or raise SpaceError naming the rule."""
+        if not _is_number(value):
+            raise SpaceError(f"{self.name!r} must be an integer, but got {value!r}.")
+        v = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(v) or not v.is_integer():
+            raise SpaceError(f"{self.name!r} must be an integer, but got {value!r}.")
+        if not self.low <= v <= self.high:
+            raise SpaceError(
+                f"{self.name!r} must lie in [{self.low}, {self.high}], but got {value!r}."
+            )
+        return int(v)
+
+    def to_unit(self, value: float) -> float:
+        if self.log:
+            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (value - self.low) / (self.high - self.low)
+
+    def from_unit(self, u: float) -> int:
+        u = min(max(u, 0.0), 1.0)
+        if self.log:
+            raw = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            raw = self.low + u * (self.high - self.low)
+        return int(min(max(round(raw), self.low), self.high))
+
+    def grid(self) -> list[float]:
+        """The encoded values of every allowed integer, in order."""
+        return [self.to_unit(v) for v in range(self.low, self.high + 1)]
+
+    def to_config(self) -> dict[str, Any]:
+        return {"type": "integer", "name": self.name, "low": self.low, "high": self.high, "log": self.log}
+
+
+def _choice_key(value: object) -> tuple[str, object]:
+    # True == 1 in Python; keying on the kind keeps True and 1 apart as choices.
+    if isinstance(value, bool):
+        return ("bool", value)
+    if _is_number(value):
+        return ("number", float(value))  # type: ignore[arg-type]
+    return ("str", value)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A parameter taking one of ``choices`` (strings, numbers or booleans); order carries no meaning."""
+
+    name: str
+    choices: tuple[ChoiceValue, ...]
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if isinstance(self.choices, str | bytes) or not isinstance(self.choices, Iterable):
+            raise SpaceError(
+                f"Choices of {self.name!r} must be a list, but got choices={self.choices!r}."
+            )
+        choices = tuple(self.choices)
+        for choice in choices:
+            if not isinstance(choice, str | bool) and not _is_number(choice):
+                raise SpaceError(
+                    f"Choices of {self.name!r} must be strings, numbers or booleans, but got {choice!r}."
+                )
+            if _is_number(choice) and not math.isfinite(float(choice)):  # type: ignore[arg-type]
+                raise SpaceError(f"Choices of {self.name!r} must be finite, but got {choice!r}.")
+        if len(choices) < 2:
+            raise SpaceError(
+                f"A categorical parameter needs at least 2 choices, but {self.name!r} has choices={list(choices)!r}."
+            )
+        keys = [_choice_key(c) for c in choices]
+        duplicates = sorted({repr(c) for c, k in zip(choices, keys, strict=True) if keys.count(k) > 1})
+        if duplicates:
+            raise SpaceError(
+                f"Choices of {self.name!r} must be unique, but got duplicates {', '.join(duplicates)}."
+            )
+        object.__setattr__(self, "choices", choices)
+
+    def index(self, value: object) -> int:
+        """Return the index of ``value`` among the choices, or raise SpaceError."""
+        key = _choice_key(value) if isinstance(value, str | bool) or _is_number(value) else None
+        for i, choice in enumerate(self.choices):
+            if key == _choice_key(choice):
+                return i
+        # A CSV hands every cell back as text: accept "4" for the choice 4.
+        if isinstance(value, str):
+            for i, choice in enumerate(self.choices):
+                if not isinstance(choice, str) and value.strip() == str(choice):
+                    return i
+        raise SpaceError(
+            f"{self.name!r} must be one of {list(self.choices)!r}, but got {value!r}."
+        )
+
+    def validate(self, value: object) -> ChoiceValue:
+        """Return the exact choice object equal to ``value``."""
+        return self.choices[self.index(value)]
+
+    def to_config(self) -> dict[str, Any]:
+        return {"type": "categorical", "name": self.name, "choices": list(self.choices)}
+
+
+Parameter: TypeAlias = Real | Integer | Categorical
+
+_FROM_CONFIG = {"real": Real, "integer": Integer, "categorical": Categorical}
+
+
+def parameter_from_config(config: Mapping[str, Any]) -> Parameter:
+    """Rebuild a parameter from the dict that ``to_config`` wrote."""
+    kind = config.get("type")
+    cls = _FROM_CONFIG.get(str(kind))
+    if cls is None:
+        raise SpaceError(f"A parameter type must be one of {sorted(_FROM_CONFIG)}, but got {kind!r}.")
+    fields = {k: v for k, v in config.items() if k != "type"}
+    try:
+        return cls(**fields)
+    except TypeError as e:
+        raise SpaceError(f"Parameter config {dict(config)!r} is malformed: {e}.") from None
+
+
+class Space:
+    """An ordered, validated collection of parameters, and the encoding to model tensors."""
+
+    def __init__(self, parameters: Sequence[Parameter]):
+        if isinstance(parameters, Real | Integer | Categorical):
+            parameters = [parameters]
+        params = list(parameters)
+        if not params:
+            raise SpaceError("A search space needs at least one parameter, but got none.")
+        for p in params:
+            if not isinstance(p, Real | Integer | Categorical):
+                raise SpaceError(
+                    f"Parameters must be bl.Real, bl.Integer or bl.Categorical, but got {p!r}."
+                )
+        names = [p.name for p in params]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SpaceError(f"Parameter names must be unique, but got duplicates {duplicates!r}.")
+        self.parameters: tuple[Parameter, ...] = tuple(params)
+
+    # -- description -------------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    @property
+    def dim(self) -> int:
+        return len(self.parameters)
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.parameters)
+
+    def __getitem__(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.parameters == other.parameters
+
+    def __repr__(self) -> str:
+        return f"Space({list(self.parameters)!r})"
+
+    def to_config(self) -> list[dict[str, Any]]:
+        return [p.to_config() for p in self.parameters]
+
+    @classmethod
+    def from_config(cls, config: Sequence[Mapping[str, Any]]) -> Space:
+        return cls([parameter_from_config(c) for c in config])
+
+    @property
+    def cat_dims(self) -> dict[int, list[float]]:
+        """Categorical columns and their allowed (index) values."""
+        return {
+            i: [float(j) for j in range(len(p.choices))]
+            for i, p in enumerate(self.parameters)
+            if isinstance(p, Categorical)
+        }
+
+    @property
+    def discrete_dims(self) -> dict[int, list[float]]:
+        """Integer columns and their allowed encoded values."""
+        return {i: p.grid() for i, p in enumerate(self.parameters) if isinstance(p, Integer)}
+
+    @property
+    def is_continuous(self) -> bool:
+        return all(isinstance(p, Real) for p in self.parameters)
+
+    def bounds(self) -> Tensor:
+        """A ``2 x d`` float64 tensor of the encoded bounds: [0, 1], or [0, k-1] for categoricals."""
+        upper = [
+            float(len(p.choices) - 1) if isinstance(p, Categorical) else 1.0 for p in self.parameters
+        ]
+        return torch.tensor([[0.0] * self.dim, upper], dtype=torch.float64)
+
+    # -- validation --------------------------------------------------------------------------
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a full parameter dict and return it normalised (ints as int, exact choice objects).
+
+        Raises:
+            SpaceError: a parameter is missing or unknown, or a value breaks its parameter's rule.
+        """
+        if not isinstance(params, Mapping):
+            raise SpaceError(f"Parameters must be a dict of name -> value, but got {params!r}.")
+        unknown = [k for k in params if k not in self.names]
+        if unknown:
+            raise SpaceError(f"Unknown parameter(s) {unknown!r}; the space has {self.names!r}.")
+        missing = [n for n in self.names if n not in params]
+        if missing:
+            raise SpaceError(f"Missing parameter(s) {missing!r}; every one of {self.names!r} is needed.")
+        return {p.name: p.validate(params[p.name]) for p in self.parameters}
+
+    # -- encoding ----------------------------------------------------------------------------
+
+    def encode(self, rows: Sequence[Mapping[str, Any]]) -> Tensor:
+        """Encode validated parameter dicts as an ``n x d`` float64 tensor."""
+        out = torch.empty(len(rows), self.dim, dtype=torch.float64)
+        for r, row in enumerate(rows):
+            for c, p in enumerate(self.parameters):
+                value = row[p.name]
+                out[r, c] = p.index(value) if isinstance(p, Categorical) else p.to_unit(float(value))
+        return out
+
+    def decode(self, X: Tensor) -> list[dict[str, Any]]:
+        """Decode an ``n x d`` tensor into parameter dicts, rounding onto integer and choice grids."""
+        rows: list[dict[str, Any]] = []
+        for x in X.detach().to(dtype=torch.float64, device="cpu").tolist():
+            row: dict[str, Any] = {}
+            for value, p in zip(x, self.parameters, strict=True):
+                if isinstance(p, Categorical):
+                    row[p.name] = p.choices[min(max(round(value), 0), len(p.choices) - 1)]
+                else:
+                    row[p.name] = p.from_unit(value)
+            rows.append(row)
+        return rows
+
+    def round_to_grid(self, X: Tensor) -> Tensor:
+        """Snap an encoded tensor onto what ``decode`` would return (integers and choices exact)."""
+        return self.encode(self.decode(X)).to(X)
+
+    def from_unit_cube(self, U: Tensor) -> Tensor:
+        """Map uniform samples in [0, 1)^d to encoded points, each integer and choice equally likely."""
+        X = U.clone().to(torch.float64)
+        for c, p in enumerate(self.parameters):
+            if isinstance(p, Categorical):
+                X[:, c] = torch.clamp(torch.floor(U[:, c] * len(p.choices)), 0, len(p.choices) - 1)
+            elif isinstance(p, Integer) and not p.log:
+                n = p.high - p.low + 1
+                idx = torch.clamp(torch.floor(U[:, c] * n), 0, n - 1)
+                X[:, c] = idx / (n - 1)
+        return self.round_to_grid(X)
+
+
+def params_key(params: Mapping[str, Any], space: Space) -> tuple[Any, ...]:
+    """A hashable key that is equal for two parameter dicts that decode to the same point."""
+    key: list[Any] = []
+    for p in space.parameters:
+        value = params[p.name]
+        key.append(p.index(value) if isinstance(p, Categorical) else float(value))
+    return tuple(key)

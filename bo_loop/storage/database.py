@@ -1,0 +1,215 @@
+"""The one place that opens database sessions: engines, transactions, retries, error translation."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bo_loop.exceptions import BoLoopError, SchemaVersionError, StorageError
+from bo_loop.storage import schema
+
+DEFAULT_STORAGE = "sqlite:///campaigns.db"
+STORAGE_ENV = "BO_LOOP_STORAGE"
+
+T = TypeVar("T")
+
+#: How often a transaction that lost a lock race is tried again, and the longest pause between tries.
+MAX_ATTEMPTS = 12
+MAX_BACKOFF_S = 2.0
+
+
+def resolve_url(storage: str | os.PathLike[str] | None) -> str:
+    """Turn what a user passes as ``storage`` into a SQLAlchemy URL.
+
+    ``None`` means ``$BO_LOOP_STORAGE`` or else ``sqlite:///campaigns.db``; a plain path means a
+    SQLite file; ``postgresql://`` uses the psycopg (v3) driver that bo_loop installs.
+    """
+    if storage is None:
+        storage = os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+    text = os.fspath(storage)
+    if not isinstance(text, str) or not text.strip():
+        raise StorageError(f"storage must be a SQLAlchemy URL or a file path, but got {storage!r}.")
+    if "://" not in text:
+        text = f"sqlite:///{Path(text).expanduser()}"
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise StorageError(
+            "storage must be a SQLAlchemy URL such as sqlite:///campaigns.db or "
+            f"postgresql://user@host/db, but got {text!r}."
+        ) from None
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"storage must be a SQLite or PostgreSQL URL, but got backend {url.get_backend_name()!r} "
+            f"in {text!r}."
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def _is_transient(error: BaseException | None) -> bool:
+    """A lock or serialization conflict that a retry resolves (never a broken rule or a bad URL)."""
+    if error is None:
+        return False
+    orig = getattr(error, "orig", error)
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    # 40001 serialization_failure, 40P01 deadlock_detected, 55P03 lock_not_available
+    return sqlstate in {"40001", "40P01", "55P03"}
+
+
+def _describe(error: SQLAlchemyError, url: str) -> str:
+    orig = getattr(error, "orig", None)
+    text = str(orig if orig is not None else error).strip().splitlines()[0]
+    if "readonly database" in text or "read-only" in text:
+        return f"The database at {url} is read-only ({text}); bo_loop needs to write to it."
+    if "unable to open database file" in text:
+        return f"The database file at {url} cannot be opened ({text}): check that its folder exists."
+    return f"Database error on {url}: {text}"
+
+
+#: One engine (and connection pool) per URL per process, its schema checked once.
+_ENGINES: dict[str, Engine] = {}
+
+
+def _forget_engines_in_child() -> None:
+    # A forked child must not share the parent's pooled connections.
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
+def dispose(storage: str | os.PathLike[str] | None = None) -> None:
+    """Close the pooled connections of one storage URL, or of all when ``storage`` is None."""
+    urls = list(_ENGINES) if storage is None else [resolve_url(storage)]
+    for url in urls:
+        engine = _ENGINES.pop(url, None)
+        if engine is not None:
+            engine.dispose()
+
+
+class Database:
+    """A storage URL's engine, its schema checked (or created when empty) on first opening."""
+
+    def __init__(self, storage: str | os.PathLike[str] | None = None, *, check_schema: bool = True):
+        self.url = resolve_url(storage)
+        url = make_url(self.url)
+        self.display_url = url.render_as_string(hide_password=True)
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        cached = _ENGINES.get(self.url)
+        if cached is not None:
+            self.engine = cached
+        else:
+            try:
+                if self.is_sqlite:
+                    self.engine = self._sqlite_engine(self.url)
+                else:
+                    self.engine = create_engine(self.url, pool_pre_ping=True)
+            except (ArgumentError, NoSuchModuleError) as e:
+                raise StorageError(f"Cannot open storage {self.display_url}: {e}") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if cached is None and check_schema:
+            try:
+                self._check_schema()
+            except BaseException:
+                self.engine.dispose()
+                raise
+            _ENGINES[self.url] = self.engine
+
+    @staticmethod
+    def _sqlite_engine(url: str) -> Engine:
+        # Wait for a writer rather than failing at once; the retry loop below covers the rest.
+        engine = create_engine(url, connect_args={"timeout": 30.0})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (below).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            # A writer takes the write lock up front: two asks can never read the same trial count.
+            write = connection.get_execution_options().get("bo_loop_write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def _check_schema(self) -> None:
+        for attempt in range(3):
+            try:
+                schema.check(self.engine.execution_options(bo_loop_write=True), self.display_url)
+                return
+            except SchemaVersionError:
+                raise
+            except SQLAlchemyError as e:
+                # Two processes creating the same new database at once: one wins, the other re-checks.
+                if attempt == 2:
+                    raise StorageError(_describe(e, self.display_url)) from e
+                time.sleep(0.2 * (attempt + 1))
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Upgrade the schema to this bo_loop's revision; returns (before, after)."""
+        try:
+            return schema.upgrade(self.engine.execution_options(bo_loop_write=True))
+        except SQLAlchemyError as e:
+            raise StorageError(_describe(e, self.display_url)) from e
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success, rolls back on any error, and always closes.
+
+        Driver errors become StorageError; bo_loop's own errors pass through unchanged.
+        """
+        bind = self.engine.execution_options(bo_loop_write=write)
+        session = self._sessions(bind=bind)
+        try:
+            yield session
+            session.commit()
+        except BoLoopError:
+            session.rollback()
+            raise
+        except SQLAlchemyError as e:
+            session.rollback()
+            raise StorageError(_describe(e, self.display_url)) from e
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:
+        """Run ``work`` in one transaction, retried with bounded back-off on lock conflicts."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.session(write=write) as session:
+                    return work(session)
+            except StorageError as e:
+                if attempt == MAX_ATTEMPTS - 1 or not _is_transient(e.__cause__):
+                    raise
+                pause = min(MAX_BACKOFF_S, 0.05 * 2**attempt) * (0.5 + random.random())  # noqa: S311
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+
+
+__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "Database", "dispose", "resolve_url"]

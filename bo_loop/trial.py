@@ -1,0 +1,50 @@
+"""Trial states and the frozen trial records handed to callers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class TrialState(enum.Enum):
+    """Where a trial is in its life: proposed and waiting, measured, or given up."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+    @property
+    def is_finished(self) -> bool:
+        return self is not TrialState.PENDING
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One experiment of a campaign, as stored. Records are snapshots: they never change.
+
+    Attributes:
+        number: The trial's number within its campaign, from 0, without gaps.
+        state: PENDING until told, failed or abandoned.
+        params: Parameter name -> value (ints for integers, the exact choice objects for categoricals).
+        value: The measured outcome, or None while not completed.
+        source: ``"bo_loop"`` for proposals, ``"manual"`` for points measured without being asked.
+        provenance: How the trial was made: generator, surrogate, acquisition value, predicted
+            mean and sd, seed.
+        created_at: When the trial was proposed or added (UTC).
+        finished_at: When it was told, failed or abandoned (UTC), or None.
+        reason: Why it failed or was abandoned, or None.
+    """
+
+    number: int
+    state: TrialState
+    params: dict[str, Any]
+    value: float | None = None
+    source: str = "bo_loop"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    reason: str | None = None
+

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import bo_loop as bl
+
+
+def forrester(x: float) -> float:
+    return x * math.sin(x) + x * math.cos(2 * x)
+
+
+def make(storage_url: str, name: str = "rig", **kwargs) -> bl.Campaign:
+    kwargs.setdefault("objective", bl.Objective("yield", goal="maximize"))
+    return bl.Campaign.create(
+        name,
+        kwargs.pop("parameters", [bl.Real("x", 0.0, 10.0)]),
+        storage=storage_url,
+        **kwargs,
+    )
+
+
+def snapshot(campaign: bl.Campaign) -> pd.DataFrame:
+    return campaign.to_dataframe().drop(columns=["created_at", "finished_at"])
+
+
+def test_ask_tell_load_round_trip(storage_url):
+    campaign = make(storage_url, seed=3)
+    trials = campaign.ask(2)
+    assert [t.number for t in trials] == [0, 1]
+    assert all(t.state is bl.TrialState.PENDING for t in trials)
+    assert all(t.provenance["generator"] == "sobol" for t in trials)
+    campaign.tell(0, 1.5)
+    campaign.tell(1, {"yield": 2.5})
+    again = bl.Campaign.load("rig", storage=storage_url)
+    assert [(t.number, t.state, t.value) for t in again.trials()] == [
+        (0, bl.TrialState.COMPLETED, 1.5),
+        (1, bl.TrialState.COMPLETED, 2.5),
+    ]
+    assert again.best().number == 1
+    assert again.trials()[0].params == trials[0].params
+
+
+def test_create_existing_name_says_how_to_load(storage_url):
+    make(storage_url)
+    with pytest.raises(bl.CampaignExistsError, match=r"bl.Campaign.load\('rig', storage=...\)"):
+        make(storage_url)
+
+
+def test_load_missing_lists_existing(storage_url):
+    make(storage_url, name="alpha")
+    make(storage_url, name="beta")
+    with pytest.raises(bl.CampaignNotFoundError, match="No campaign named 'gamma'.*'alpha', 'beta'"):
+        bl.Campaign.load("gamma", storage=storage_url)
+    assert bl.Campaign.list(storage_url) == ["alpha", "beta"]
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (math.nan, bl.ObservationError, "must be finite, but got nan"),
+        (math.inf, bl.ObservationError, "must be finite, but got inf"),
+        (-math.inf, bl.ObservationError, "must be finite"),
+        (None, bl.ObservationError, "must be a real number, but got None"),
+        ("12.5", bl.ObservationError, "must be a real number, but got '12.5'"),
+        (True, bl.ObservationError, "must be a real number, but got True"),
+        ({"purity": 1.0}, bl.ObservationError, r"exactly the objective 'yield', but got keys \['purity'\]"),
+        ({"yield": 1.0, "x": 2.0}, bl.ObservationError, "exactly the objective"),
+        ({"yield": math.nan}, bl.ObservationError, "must be finite"),
+    ],
+)
+def test_bad_tell_values_change_nothing(storage_url, value, error, message):
+    campaign = make(storage_url)
+    campaign.ask(2)
+    campaign.tell(1, 4.0)
+    before = snapshot(campaign)
+    with pytest.raises(error, match=message):
+        campaign.tell(0, value)
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+
+
+def test_tell_unknown_or_finished_trials_changes_nothing(storage_url):
+    campaign = make(storage_url)
+    campaign.ask(3)
+    campaign.tell(0, 1.0)
+    campaign.fail(1, reason="rig jammed")
+    before = snapshot(campaign)
+    with pytest.raises(bl.TrialNotFoundError, match=r"no such trial \(trial numbers here: 0..2\)"):
+        campaign.tell(7, 1.0)
+    with pytest.raises(bl.TrialStateError, match="Cannot tell a COMPLETED trial"):
+        campaign.tell(0, 2.0)
+    with pytest.raises(bl.TrialStateError, match="Cannot tell a FAILED trial"):
+        campaign.tell(1, 2.0)
+    with pytest.raises(bl.TrialStateError, match="Cannot fail a COMPLETED trial"):
+        campaign.fail(0)
+    with pytest.raises(bl.BoLoopError, match="trial number must be an integer, but got '2'"):
+        campaign.tell("2", 1.0)
+    with pytest.raises(bl.BoLoopError, match="trial number must be >= 0, but got trial number=-1"):
+        campaign.tell(-1, 1.0)
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+    assert campaign.trial(1).reason == "rig jammed"
+
+
+@pytest.mark.parametrize("n", [0, -1, 1001, 2.0, "4", True])
+def test_ask_rejects_bad_n(sqlite_url, n):
+    campaign = make(sqlite_url)
+    with pytest.raises(bl.BoLoopError, match="n must be"):
+        campaign.ask(n)
+    assert campaign.trials() == []
+
+
+def test_bad_create_arguments(sqlite_url):
+    with pytest.raises(bl.ObjectiveError, match="goal must be one of"):
+        bl.Objective("y", goal="maximise")
+    with pytest.raises(bl.ObjectiveError, match="must differ from every parameter name"):
+        make(sqlite_url, objective=bl.Objective("x"))
+    with pytest.raises(bl.BoLoopError, match="surrogate must be one of"):
+        make(sqlite_url, surrogate="forest")
+    with pytest.raises(bl.BoLoopError, match="seed must be between 0 and 2147483647, but got seed=-1"):
+        make(sqlite_url, seed=-1)
+    with pytest.raises(bl.BoLoopError, match="campaign name must be a non-empty string"):
+        make(sqlite_url, name="")
+    with pytest.raises(bl.StorageError, match="SQLite or PostgreSQL URL"):
+        make("mysql://nobody@localhost/db")
+    assert bl.Campaign.list(sqlite_url) == []
+
+
+def test_abandoned_points_may_return_failed_may_not(sqlite_url):
+    campaign = make(sqlite_url, parameters=[bl.Integer("n", 1, 3)], initial_design_size=10)
+    first = campaign.ask(3)
+    assert sorted(t.params["n"] for t in first) == [1, 2, 3]
+    campaign.fail(0, reason="broke")
+    campaign.abandon(1)
+    campaign.abandon(2)
+    again = campaign.ask(2)
+    assert sorted(t.params["n"] for t in again) == sorted(t.params["n"] for t in first[1:])
+    with pytest.raises(bl.SpaceError, match="untried points"):
+        campaign.ask(1)
+    assert len(campaign.trials()) == 5
+
+
+@pytest.mark.parametrize("goal", ["minimize", "maximize"])
+def test_gp_campaign_finds_the_optimum(sqlite_url, goal):
+    sign = 1.0 if goal == "minimize" else -1.0
+    campaign = make(sqlite_url, objective=bl.Objective("y", goal=goal), seed=1)
+    for _ in range(18):
+        (trial,) = campaign.ask()
+        campaign.tell(trial.number, sign * forrester(trial.params["x"]))
+    best = campaign.best()
+    # The minimum of x sin x + x cos 2x on [0, 10] is -9.5083 at x = 4.7954.
+    assert sign * best.value < -9.4
+    assert best.params["x"] == pytest.approx(4.7954, abs=0.05)
+    assert campaign.trials()[-1].provenance["generator"] == "gp"
+    rec = campaign.recommend()
+    assert rec.params["x"] == pytest.approx(4.7954, abs=0.05)
+    assert rec.lower <= rec.mean <= rec.upper
+    pred = campaign.predict(pd.DataFrame({"x": [4.7954, 0.5]}))
+    assert list(pred.columns) == ["mean", "sd"]
+    assert pred["mean"].iloc[0] == pytest.approx(sign * -9.5083, abs=0.1)
+
+
+def test_provenance_of_model_proposals(sqlite_url):
+    campaign = make(sqlite_url, initial_design_size=4, seed=2)
+    for t in campaign.ask(4):
+        campaign.tell(t.number, forrester(t.params["x"]))
+    (trial,) = campaign.ask()
+    p = trial.provenance
+    assert p["generator"] == "gp" and p["acquisition"] == "logei"
+    assert p["n_observations"] == 4
+    assert math.isfinite(p["acquisition_value"]) and p["predicted_sd"] > 0
+    assert math.isfinite(p["predicted_mean"])
+
+
+def test_mixed_space_proposals_are_exact(storage_url):
+    campaign = make(
+        storage_url,
+        parameters=[
+            bl.Real("temperature", 20.0, 120.0),
+            bl.Integer("pressure", 1, 10),
+            bl.Categorical("catalyst", ["A", "B", "C"]),
+            bl.Real("flow", 0.1, 10.0, log=True),
+        ],
+        initial_design_size=6,
+        seed=5,
+    )
+
+    def measure(p):
+        bonus = {"A": 0.0, "B": 3.0, "C": 1.0}[p["catalyst"]]
+        return -((p["temperature"] - 70) / 30) ** 2 - (p["pressure"] - 4) ** 2 / 10 + bonus + math.log(p["flow"])
+
+    for t in campaign.ask(6):
+        campaign.tell(t.number, measure(t.params))
+    for _ in range(2):
+        for t in campaign.ask(3):
+            assert type(t.params["pressure"]) is int and 1 <= t.params["pressure"] <= 10
+            assert t.params["catalyst"] in ("A", "B", "C")
+            assert 0.1 <= t.params["flow"] <= 10.0
+            assert t.provenance["acquisition"] == "qlognei"
+            campaign.tell(t.number, measure(t.params))
+    keys = [tuple(sorted(t.params.items())) for t in campaign.trials()]
+    assert len(set(keys)) == len(keys), "a proposal repeated an existing trial"
+
+
+def test_integer_space_never_repeats_a_trial(sqlite_url):
+    campaign = make(
+        sqlite_url,
+        parameters=[bl.Integer("a", 0, 3), bl.Integer("b", 0, 3)],
+        initial_design_size=4,
+        seed=0,
+    )
+    for _ in range(8):
+        for t in campaign.ask(1):
+            campaign.tell(t.number, -(t.params["a"] - 2) ** 2 - (t.params["b"] - 1) ** 2)
+    keys = [(t.params["a"], t.params["b"]) for t in campaign.trials()]
+    assert len(set(keys)) == len(keys) == 8
+    assert campaign.best().params == {"a": 2, "b": 1}
+
+
+def test_pending_trials_are_avoided(sqlite_url):
+    campaign = make(sqlite_url, initial_design_size=5, seed=4)
+    for t in campaign.ask(5):
+        campaign.tell(t.number, forrester(t.params["x"]))
+    (alone,) = campaign.ask(1)
+    # Ask again while that trial is still pending: qLogNEI with it as a pending point.
+    (second,) = campaign.ask(1)
+    assert second.provenance["acquisition"] == "qlognei"
+    assert abs(second.params["x"] - alone.params["x"]) > 0.05
+    batch = campaign.ask(3)
+    xs = sorted([alone.params["x"], second.params["x"]] + [t.params["x"] for t in batch])
+    assert min(b - a for a, b in zip(xs, xs[1:], strict=False)) > 0.02
+
+
+def test_add_observation_validates_against_the_space(storage_url):
+    campaign = make(storage_url, parameters=[bl.Real("x", 0, 10), bl.Integer("n", 1, 5)])
+    trial = campaign.add_observation({"x": 2.5, "n": 3.0}, 7.0)
+    assert trial.source == "manual" and trial.params == {"x": 2.5, "n": 3}
+    assert type(trial.params["n"]) is int
+    before = snapshot(campaign)
+    with pytest.raises(bl.SpaceError, match=r"'x' must lie in \[0.0, 10.0\], but got 12"):
+        campaign.add_observation({"x": 12, "n": 3}, 1.0)
+    with pytest.raises(bl.SpaceError, match="'n' must be an integer, but got 2.5"):
+        campaign.add_observation({"x": 1, "n": 2.5}, 1.0)
+    with pytest.raises(bl.ObservationError):
+        campaign.add_observation({"x": 1, "n": 2}, math.nan)
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+
+
+def test_add_observations_is_all_or_nothing(storage_url):
+    campaign = make(storage_url, parameters=[bl.Real("x", 0, 10), bl.Categorical("c", ["A", "B"])])
+    rows = pd.DataFrame(
+        {"x": [1.0, 11.0, 3.0, 4.0], "c": ["A", "B", "Z", "B"], "yield": [1.0, 2.0, 3.0, None]}
+    )
+    with pytest.raises(bl.ImportRowsError) as info:
+        campaign.add_observations(rows)
+    assert [label for label, _ in info.value.problems] == [1, 2, 3]
+    assert "row 2: 'c' must be one of ['A', 'B'], but got 'Z'" in str(info.value)
+    assert "row 3: the outcome 'yield' is missing" in str(info.value)
+    assert campaign.trials() == []
+    report = campaign.add_observations(rows, on_error="skip")
+    assert [t.params for t in report.added] == [{"x": 1.0, "c": "A"}]
+    assert len(report.rejected) == 3
+    with pytest.raises(bl.ImportRowsError, match=r"unknown column\(s\) \['extra'\]"):
+        campaign.add_observations(rows.assign(extra=1), on_error="skip")
+    assert len(campaign.trials()) == 1
+
+
+def test_to_dataframe_columns(sqlite_url):
+    campaign = make(sqlite_url, parameters=[bl.Real("x", 0, 10), bl.Categorical("c", ["A", "B"])])
+    campaign.ask(2)
+    campaign.tell(0, 3.0)
+    df = campaign.to_dataframe()
+    assert list(df.columns[:5]) == ["number", "state", "x", "c", "yield"]
+    assert list(df["state"]) == ["completed", "pending"]
+    assert df["yield"].iloc[0] == 3.0 and pd.isna(df["yield"].iloc[1])
+    assert set(df["source"]) == {"bo_loop"}
+
+
+def test_set_surrogate_keeps_data_and_is_stored(sqlite_url):
+    campaign = make(sqlite_url)
+    campaign.ask(2)
+    campaign.tell(0, 1.0)
+    before = snapshot(campaign)
+    campaign.set_surrogate("dngo", {"ensemble": 2})
+    assert bl.Campaign.load("rig", storage=sqlite_url).surrogate == "dngo"
+    assert bl.Campaign.load("rig", storage=sqlite_url).surrogate_settings["ensemble"] == 2
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+    with pytest.raises(bl.BoLoopError, match="Unknown setting"):
+        campaign.set_surrogate("gp", {"ensemble": 2})
+    assert bl.Campaign.load("rig", storage=sqlite_url).surrogate == "dngo"
