@@ -15,7 +15,7 @@ from torch import Tensor
 
 from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
-from bo_loop.propose import optimize, step_seed, training_data
+from bo_loop.propose import optimize, step_seed, torch_threads, training_data
 from bo_loop.space import Space
 from bo_loop.surrogates import fit_surrogate
 from bo_loop.trial import Trial
@@ -77,7 +77,7 @@ def fit_model(
             f"The surrogate needs at least 2 completed trials, but the campaign has {len(X)}."
         )
     this_seed = step_seed(seed, len(trials))
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), torch_threads(len(X)):
         torch.manual_seed(this_seed)
         model = fit_surrogate(surrogate, X, Y, bounds=space.bounds(), cat_dims=space.cat_dims,
                               seed=this_seed, settings=settings)  # fmt: skip
@@ -121,7 +121,8 @@ class _RiskAdjustedMean(AcquisitionFunction):
 def recommend_point(fitted: FittedModel, risk_aversion: float) -> Recommendation:
     """Optimise the (risk-adjusted) predicted outcome over the space; observed points compete too."""
     acq = _RiskAdjustedMean(fitted.model, risk_aversion)
-    found = optimize(acq, fitted.space, 1)
+    with torch_threads(len(fitted.X)):
+        found = optimize(acq, fitted.space, 1)
     candidates = torch.cat([found, fitted.X])
     with torch.no_grad():
         scores = acq(candidates.unsqueeze(1))

@@ -1,4 +1,4 @@
-"""Gaussian-process surrogate: BoTorch's SingleTaskGP, or its mixed variant with categorical columns."""
+"""Gaussian-process surrogate: BoTorch's SingleTaskGP, categorical columns one-hot inside the model."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 import torch
 from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import MixedSingleTaskGP, SingleTaskGP
+from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
+
+from bo_loop.surrogates.encoding import OneHotCategorical
 
 #: The GP needs no options yet: BoTorch's defaults (dimension-scaled lengthscale prior, inferred
 #: noise) are what the benchmarks measured. Kept as a dict so campaigns can store settings later.
@@ -33,7 +35,7 @@ def fit_gp(
         train_X: An ``n x d`` float64 tensor in the space's encoding (numeric columns in [0, 1]).
         train_Y: An ``n x 1`` float64 tensor; standardised inside the model.
         bounds: The ``2 x d`` encoded bounds; numeric columns are already scaled to them.
-        cat_dims: Categorical columns (index -> allowed values), modelled with a categorical kernel.
+        cat_dims: Categorical columns (index -> allowed values), one-hot expanded inside the model.
         seed: Seeds the random restarts that the fit may take when the optimiser fails.
 
     Returns:
@@ -45,13 +47,12 @@ def fit_gp(
         # Inputs are normalised by construction; categorical index columns legitimately exceed 1.
         warnings.simplefilter("ignore", InputDataWarning)
         warnings.simplefilter("ignore", OptimizationWarning)
-        model: SingleTaskGP
-        if cat_dims:
-            model = MixedSingleTaskGP(
-                train_X, train_Y, cat_dims=sorted(cat_dims), outcome_transform=Standardize(m=1)
-            )
-        else:
-            model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1))
+        # Categorical columns are one-hot expanded inside the model. BoTorch's MixedSingleTaskGP
+        # (a categorical kernel) fitted 5-10x slower here for no gain in the benchmarks.
+        one_hot = OneHotCategorical(train_X.shape[-1], cat_dims) if cat_dims else None
+        model = SingleTaskGP(
+            train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot
+        )
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     model.eval()
     return model
