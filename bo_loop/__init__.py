@@ -45,5 +45,6 @@ __all__ = [
     "Trial",
     "TrialNotFoundError",
     "TrialState",
+    "TrialStateError",
     "__version__",
 ]

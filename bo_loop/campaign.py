@@ -7,6 +7,7 @@ exactly as one that stayed open.
 
 from __future__ import annotations
 
+import builtins
 import numbers
 import os
 from collections.abc import Mapping, Sequence
@@ -105,7 +106,9 @@ class Campaign:
         if isinstance(objective, str):
             objective = Objective(objective)
         if not isinstance(objective, Objective):
-            raise ObjectiveError(f"objective must be a bl.Objective or a name, but got {objective!r}.")
+            raise ObjectiveError(
+                f"objective must be a bl.Objective or a name, but got {objective!r}."
+            )
         if objective.name in space.names:
             raise ObjectiveError(
                 f"The objective's name must differ from every parameter name, but got {objective.name!r}."
@@ -117,7 +120,10 @@ class Campaign:
             "format": CONFIG_FORMAT,
             "space": space.to_config(),
             "objective": objective.to_config(),
-            "surrogate": {"name": surrogate, "settings": surrogates.resolve_settings(surrogate, surrogate_settings)},
+            "surrogate": {
+                "name": surrogate,
+                "settings": surrogates.resolve_settings(surrogate, surrogate_settings),
+            },
             "seed": seed,
             "initial_design_size": initial_design_size,
         }
@@ -137,11 +143,25 @@ class Campaign:
         return cls(db, record)
 
     @staticmethod
-    def list(storage: str | os.PathLike[str] | None = None) -> list[str]:
+    def delete(name: str, *, storage: str | os.PathLike[str] | None = None) -> int:
+        """Delete a stored campaign and every trial of it; returns the number of trials deleted.
+
+        Raises:
+            CampaignNotFoundError: no such campaign.
+        """
+        return Database(storage).run(lambda s: store.delete_campaign(s, name))
+
+    @staticmethod
+    def list(storage: str | os.PathLike[str] | None = None) -> builtins.list[str]:
         """Names of the campaigns in a storage."""
         return Database(storage).run(store.list_campaigns, write=False)
 
     # -- the loop --------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> str:
+        """The campaign's storage URL, password hidden."""
+        return self._db.display_url
 
     @property
     def surrogate(self) -> str:
@@ -151,14 +171,14 @@ class Campaign:
     def surrogate_settings(self) -> dict[str, Any]:
         return dict(self._config["surrogate"]["settings"])
 
-    def ask(self, n: int = 1) -> list[Trial]:
+    def ask(self, n: int = 1) -> builtins.list[Trial]:
         """Propose ``n`` experiments and store them as pending trials at once.
 
         Trials still pending count as under evaluation, so new proposals keep away from them.
         """
         n = _check_int(n, "n", 1, MAX_ASK)
 
-        def work(session: Session) -> list[Trial]:
+        def work(session: Session) -> builtins.list[Trial]:
             record = store.get_campaign(session, self.name, lock=True)
             self._apply_config(record.config)
             trials = store.read_trials(session, record.id, self.objective.name)
@@ -186,13 +206,18 @@ class Campaign:
 
     def fail(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as failed (the experiment ran but gave no usable outcome)."""
-        self._finish(_check_int(number, "trial number", 0), TrialState.FAILED, reason=reason, action="fail")
+        self._finish(
+            _check_int(number, "trial number", 0), TrialState.FAILED, reason=reason, action="fail"
+        )
         return self.trial(number)
 
     def abandon(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as abandoned (it will not be run); its point may be proposed again."""
         self._finish(
-            _check_int(number, "trial number", 0), TrialState.ABANDONED, reason=reason, action="abandon"
+            _check_int(number, "trial number", 0),
+            TrialState.ABANDONED,
+            reason=reason,
+            action="abandon",
         )
         return self.trial(number)
 
@@ -209,7 +234,9 @@ class Campaign:
             )
         )  # fmt: skip
 
-    def add_observation(self, params: Mapping[str, Any], value: float | Mapping[str, float]) -> Trial:
+    def add_observation(
+        self, params: Mapping[str, Any], value: float | Mapping[str, float]
+    ) -> Trial:
         """Store a point measured without being asked (the operator's own choice)."""
         clean = self.space.validate(params)
         v = self.objective.parse_value(value)
@@ -230,19 +257,23 @@ class Campaign:
         """
         valid, rejected = parse_rows(data, self.space, self.objective, on_error=on_error)
         items = [
-            store.NewTrial(params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v)
+            store.NewTrial(
+                params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v
+            )
             for params, v in valid
         ]
         added = self._db.run(lambda s: self._insert_locked(s, items)) if items else []
         return ImportReport(added=added, rejected=rejected)
 
-    def _insert_locked(self, session: Session, items: Sequence[store.NewTrial]) -> list[Trial]:
+    def _insert_locked(
+        self, session: Session, items: Sequence[store.NewTrial]
+    ) -> builtins.list[Trial]:
         record = store.get_campaign(session, self.name, lock=True)
         return store.insert_trials(session, record.id, self.objective.name, items)
 
     # -- reading ---------------------------------------------------------------------------
 
-    def trials(self, state: TrialState | str | None = None) -> list[Trial]:
+    def trials(self, state: TrialState | str | None = None) -> builtins.list[Trial]:
         """Every trial, in number order; only those in ``state`` when given."""
         all_trials = self._db.run(
             lambda s: store.read_trials(s, self._id, self.objective.name), write=False
@@ -325,5 +356,5 @@ class Campaign:
     def __repr__(self) -> str:
         return (
             f"Campaign({self.name!r}, {len(self.space)} parameters, {self.objective.goal} "
-            f"{self.objective.name!r}, surrogate={self.surrogate!r}, storage={self._db.display_url!r})"
+            f"{self.objective.name!r}, surrogate={self.surrogate!r}, storage={self.storage!r})"
         )

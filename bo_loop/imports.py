@@ -29,7 +29,9 @@ class ImportReport:
     rejected: list[tuple[Any, str]] = field(default_factory=list)
 
 
-def _as_frame(data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str]) -> pd.DataFrame:
+def _as_frame(
+    data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, str | os.PathLike):

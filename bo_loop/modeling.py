@@ -38,8 +38,8 @@ class FittedModel:
         """Mean and sd of the outcome (original scale and sign) at ``n x d`` encoded points."""
         with torch.no_grad():
             posterior = self.model.posterior(X.unsqueeze(1))
-            mean = posterior.mean.reshape(-1) * self.objective.sign
-            sd = posterior.variance.clamp_min(0).sqrt().reshape(-1)
+            mean = posterior.mean.reshape(-1) * self.objective.sign  # type: ignore[attr-defined]
+            sd = posterior.variance.clamp_min(0).sqrt().reshape(-1)  # type: ignore[attr-defined]
         return mean, sd
 
 
@@ -84,7 +84,9 @@ def fit_model(
     return FittedModel(model=model, space=space, objective=objective, X=X, Y=Y)
 
 
-def predict_rows(fitted: FittedModel, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def predict_rows(
+    fitted: FittedModel, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
     """Mean and sd at parameter rows; the result has the rows' index and columns mean, sd."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     missing = [n for n in fitted.space.names if n not in frame.columns]
@@ -113,8 +115,8 @@ class _RiskAdjustedMean(AcquisitionFunction):
 
     def forward(self, X: Tensor) -> Tensor:
         posterior = self.model.posterior(X)
-        mean = posterior.mean.squeeze(-1).squeeze(-1)
-        sd = posterior.variance.clamp_min(1e-30).sqrt().squeeze(-1).squeeze(-1)
+        mean = posterior.mean.squeeze(-1).squeeze(-1)  # type: ignore[attr-defined]
+        sd = posterior.variance.clamp_min(1e-30).sqrt().squeeze(-1).squeeze(-1)  # type: ignore[attr-defined]
         return mean - self.kappa * sd
 
 

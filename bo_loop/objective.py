@@ -27,7 +27,9 @@ class Objective:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ObjectiveError(f"An objective name must be a non-empty string, but got name={self.name!r}.")
+            raise ObjectiveError(
+                f"An objective name must be a non-empty string, but got name={self.name!r}."
+            )
         if self.goal not in GOALS:
             raise ObjectiveError(f"goal must be one of {list(GOALS)}, but got goal={self.goal!r}.")
 

@@ -18,10 +18,10 @@ from botorch.acquisition import AcquisitionFunction, LogExpectedImprovement
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.exceptions.warnings import BadInitialCandidatesWarning, OptimizationWarning
 from botorch.models.model import Model
-from linear_operator.utils.warnings import NumericalWarning
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
+from linear_operator.utils.warnings import NumericalWarning
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
@@ -122,7 +122,9 @@ def _design(
     points = sobol_points(space, n, seed=seed, start=start, taken=taken)
     decoded = space.decode(torch.stack([x for x, _ in points]))
     return [
-        Proposal(params=params, provenance={"generator": "sobol", "sobol_index": index, "seed": seed})
+        Proposal(
+            params=params, provenance={"generator": "sobol", "sobol_index": index, "seed": seed}
+        )
         for params, (_, index) in zip(decoded, points, strict=True)
     ]
 
@@ -221,7 +223,9 @@ def _replace_duplicates(
             kept.append(x)
             continue
         pool = space.from_unit_cube(
-            SobolEngine(space.dim, scramble=True, seed=seed + len(kept)).draw(1024, dtype=torch.float64)
+            SobolEngine(space.dim, scramble=True, seed=seed + len(kept)).draw(
+                1024, dtype=torch.float64
+            )
         )
         fresh = []
         for p, row in zip(pool, space.decode(pool), strict=True):
@@ -256,8 +260,8 @@ def _with_provenance(
     """Attach each point's predicted outcome (original scale) and its own acquisition value."""
     with torch.no_grad():
         posterior = model.posterior(candidates.unsqueeze(1))
-        mean = posterior.mean.reshape(-1) * objective.sign
-        sd = posterior.variance.clamp_min(0).sqrt().reshape(-1)
+        mean = posterior.mean.reshape(-1) * objective.sign  # type: ignore[attr-defined]
+        sd = posterior.variance.clamp_min(0).sqrt().reshape(-1)  # type: ignore[attr-defined]
         single, single_name = build_acquisition(model, X, Y, X_pending, 1, int(meta["seed"]))
         acq_values = single(candidates.unsqueeze(1)).reshape(-1)
     out = []

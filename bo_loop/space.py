@@ -43,14 +43,14 @@ def _is_number(value: object) -> bool:
 
 def _check_bounds(name: str, low: object, high: object, log: bool) -> tuple[float, float]:
     if not _is_number(low) or not _is_number(high):
-        raise SpaceError(
-            f"Bounds of {name!r} must be numbers, but got low={low!r}, high={high!r}."
-        )
+        raise SpaceError(f"Bounds of {name!r} must be numbers, but got low={low!r}, high={high!r}.")
     low_f, high_f = float(low), float(high)  # type: ignore[arg-type]
     if not (math.isfinite(low_f) and math.isfinite(high_f)):
         raise SpaceError(f"Bounds of {name!r} must be finite, but got low={low!r}, high={high!r}.")
     if not low_f < high_f:
-        raise SpaceError(f"`low < high` must hold for {name!r}, but got low={low!r}, high={high!r}.")
+        raise SpaceError(
+            f"`low < high` must hold for {name!r}, but got low={low!r}, high={high!r}."
+        )
     if log and low_f <= 0:
         raise SpaceError(f"A log-scale parameter needs `low > 0`, but {name!r} has low={low!r}.")
     return low_f, high_f
@@ -86,7 +86,9 @@ class Real:
 
     def to_unit(self, value: float) -> float:
         if self.log:
-            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+            return (math.log(value) - math.log(self.low)) / (
+                math.log(self.high) - math.log(self.low)
+            )
         return (value - self.low) / (self.high - self.low)
 
     def from_unit(self, u: float) -> float:
@@ -98,7 +100,13 @@ class Real:
         return min(max(v, self.low), self.high)
 
     def to_config(self) -> dict[str, Any]:
-        return {"type": "real", "name": self.name, "low": self.low, "high": self.high, "log": self.log}
+        return {
+            "type": "real",
+            "name": self.name,
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+        }
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,9 @@ class Integer:
 
     def to_unit(self, value: float) -> float:
         if self.log:
-            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+            return (math.log(value) - math.log(self.low)) / (
+                math.log(self.high) - math.log(self.low)
+            )
         return (value - self.low) / (self.high - self.low)
 
     def from_unit(self, u: float) -> int:
@@ -152,7 +162,13 @@ class Integer:
         return [self.to_unit(v) for v in range(self.low, self.high + 1)]
 
     def to_config(self) -> dict[str, Any]:
-        return {"type": "integer", "name": self.name, "low": self.low, "high": self.high, "log": self.log}
+        return {
+            "type": "integer",
+            "name": self.name,
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+        }
 
 
 def _choice_key(value: object) -> tuple[str, object]:
@@ -190,7 +206,9 @@ class Categorical:
                 f"A categorical parameter needs at least 2 choices, but {self.name!r} has choices={list(choices)!r}."
             )
         keys = [_choice_key(c) for c in choices]
-        duplicates = sorted({repr(c) for c, k in zip(choices, keys, strict=True) if keys.count(k) > 1})
+        duplicates = sorted(
+            {repr(c) for c, k in zip(choices, keys, strict=True) if keys.count(k) > 1}
+        )
         if duplicates:
             raise SpaceError(
                 f"Choices of {self.name!r} must be unique, but got duplicates {', '.join(duplicates)}."
@@ -208,9 +226,7 @@ class Categorical:
             for i, choice in enumerate(self.choices):
                 if not isinstance(choice, str) and value.strip() == str(choice):
                     return i
-        raise SpaceError(
-            f"{self.name!r} must be one of {list(self.choices)!r}, but got {value!r}."
-        )
+        raise SpaceError(f"{self.name!r} must be one of {list(self.choices)!r}, but got {value!r}.")
 
     def validate(self, value: object) -> ChoiceValue:
         """Return the exact choice object equal to ``value``."""
@@ -230,7 +246,9 @@ def parameter_from_config(config: Mapping[str, Any]) -> Parameter:
     kind = config.get("type")
     cls = _FROM_CONFIG.get(str(kind))
     if cls is None:
-        raise SpaceError(f"A parameter type must be one of {sorted(_FROM_CONFIG)}, but got {kind!r}.")
+        raise SpaceError(
+            f"A parameter type must be one of {sorted(_FROM_CONFIG)}, but got {kind!r}."
+        )
     fields = {k: v for k, v in config.items() if k != "type"}
     try:
         return cls(**fields)
@@ -314,7 +332,8 @@ class Space:
     def bounds(self) -> Tensor:
         """A ``2 x d`` float64 tensor of the encoded bounds: [0, 1], or [0, k-1] for categoricals."""
         upper = [
-            float(len(p.choices) - 1) if isinstance(p, Categorical) else 1.0 for p in self.parameters
+            float(len(p.choices) - 1) if isinstance(p, Categorical) else 1.0
+            for p in self.parameters
         ]
         return torch.tensor([[0.0] * self.dim, upper], dtype=torch.float64)
 
@@ -333,7 +352,9 @@ class Space:
             raise SpaceError(f"Unknown parameter(s) {unknown!r}; the space has {self.names!r}.")
         missing = [n for n in self.names if n not in params]
         if missing:
-            raise SpaceError(f"Missing parameter(s) {missing!r}; every one of {self.names!r} is needed.")
+            raise SpaceError(
+                f"Missing parameter(s) {missing!r}; every one of {self.names!r} is needed."
+            )
         return {p.name: p.validate(params[p.name]) for p in self.parameters}
 
     # -- encoding ----------------------------------------------------------------------------
@@ -344,7 +365,9 @@ class Space:
         for r, row in enumerate(rows):
             for c, p in enumerate(self.parameters):
                 value = row[p.name]
-                out[r, c] = p.index(value) if isinstance(p, Categorical) else p.to_unit(float(value))
+                out[r, c] = (
+                    p.index(value) if isinstance(p, Categorical) else p.to_unit(float(value))
+                )
         return out
 
     def decode(self, X: Tensor) -> list[dict[str, Any]]:

@@ -47,4 +47,3 @@ class Trial:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     reason: str | None = None
-

@@ -24,7 +24,9 @@ def _postgres_base() -> str:
     if not url:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must test PostgreSQL, but {POSTGRES_ENV} is not set (see .ci/run).")
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (run: export {POSTGRES_ENV}=$(.ci/start-postgres))")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (run: export {POSTGRES_ENV}=$(.ci/start-postgres))"
+        )
     return url
 
 

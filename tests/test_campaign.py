@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -52,7 +53,9 @@ def test_create_existing_name_says_how_to_load(storage_url):
 def test_load_missing_lists_existing(storage_url):
     make(storage_url, name="alpha")
     make(storage_url, name="beta")
-    with pytest.raises(bl.CampaignNotFoundError, match="No campaign named 'gamma'.*'alpha', 'beta'"):
+    with pytest.raises(
+        bl.CampaignNotFoundError, match="No campaign named 'gamma'.*'alpha', 'beta'"
+    ):
         bl.Campaign.load("gamma", storage=storage_url)
     assert bl.Campaign.list(storage_url) == ["alpha", "beta"]
 
@@ -66,7 +69,11 @@ def test_load_missing_lists_existing(storage_url):
         (None, bl.ObservationError, "must be a real number, but got None"),
         ("12.5", bl.ObservationError, "must be a real number, but got '12.5'"),
         (True, bl.ObservationError, "must be a real number, but got True"),
-        ({"purity": 1.0}, bl.ObservationError, r"exactly the objective 'yield', but got keys \['purity'\]"),
+        (
+            {"purity": 1.0},
+            bl.ObservationError,
+            r"exactly the objective 'yield', but got keys \['purity'\]",
+        ),
         ({"yield": 1.0, "x": 2.0}, bl.ObservationError, "exactly the objective"),
         ({"yield": math.nan}, bl.ObservationError, "must be finite"),
     ],
@@ -118,7 +125,9 @@ def test_bad_create_arguments(sqlite_url):
         make(sqlite_url, objective=bl.Objective("x"))
     with pytest.raises(bl.BoLoopError, match="surrogate must be one of"):
         make(sqlite_url, surrogate="forest")
-    with pytest.raises(bl.BoLoopError, match="seed must be between 0 and 2147483647, but got seed=-1"):
+    with pytest.raises(
+        bl.BoLoopError, match="seed must be between 0 and 2147483647, but got seed=-1"
+    ):
         make(sqlite_url, seed=-1)
     with pytest.raises(bl.BoLoopError, match="campaign name must be a non-empty string"):
         make(sqlite_url, name="")
@@ -188,7 +197,12 @@ def test_mixed_space_proposals_are_exact(storage_url):
 
     def measure(p):
         bonus = {"A": 0.0, "B": 3.0, "C": 1.0}[p["catalyst"]]
-        return -((p["temperature"] - 70) / 30) ** 2 - (p["pressure"] - 4) ** 2 / 10 + bonus + math.log(p["flow"])
+        return (
+            -(((p["temperature"] - 70) / 30) ** 2)
+            - (p["pressure"] - 4) ** 2 / 10
+            + bonus
+            + math.log(p["flow"])
+        )
 
     for t in campaign.ask(6):
         campaign.tell(t.number, measure(t.params))
@@ -212,7 +226,7 @@ def test_integer_space_never_repeats_a_trial(sqlite_url):
     )
     for _ in range(8):
         for t in campaign.ask(1):
-            campaign.tell(t.number, -(t.params["a"] - 2) ** 2 - (t.params["b"] - 1) ** 2)
+            campaign.tell(t.number, -((t.params["a"] - 2) ** 2) - (t.params["b"] - 1) ** 2)
     keys = [(t.params["a"], t.params["b"]) for t in campaign.trials()]
     assert len(set(keys)) == len(keys) == 8
     assert campaign.best().params == {"a": 2, "b": 1}
@@ -229,7 +243,7 @@ def test_pending_trials_are_avoided(sqlite_url):
     assert abs(second.params["x"] - alone.params["x"]) > 0.05
     batch = campaign.ask(3)
     xs = sorted([alone.params["x"], second.params["x"]] + [t.params["x"] for t in batch])
-    assert min(b - a for a, b in zip(xs, xs[1:], strict=False)) > 0.02
+    assert min(b - a for a, b in itertools.pairwise(xs)) > 0.02
 
 
 def test_add_observation_validates_against_the_space(storage_url):

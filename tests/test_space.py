@@ -16,7 +16,10 @@ from bo_loop.space import Space, params_key
     [
         (lambda: bl.Real("t", 5, 1), "`low < high` must hold for 't', but got low=5, high=1"),
         (lambda: bl.Real("t", 1, 1), "`low < high` must hold"),
-        (lambda: bl.Real("t", 0, 10, log=True), "log-scale parameter needs `low > 0`, but 't' has low=0"),
+        (
+            lambda: bl.Real("t", 0, 10, log=True),
+            "log-scale parameter needs `low > 0`, but 't' has low=0",
+        ),
         (lambda: bl.Real("t", -1, 10, log=True), "has low=-1"),
         (lambda: bl.Real("t", 0, math.inf), "must be finite, but got low=0, high=inf"),
         (lambda: bl.Real("t", math.nan, 1), "must be finite"),
@@ -34,7 +37,10 @@ from bo_loop.space import Space, params_key
         (lambda: bl.Categorical("c", [1, 1.0]), "must be unique"),
         (lambda: bl.Categorical("c", "AB"), "must be a list"),
         (lambda: bl.Categorical("c", ["A", None]), "strings, numbers or booleans, but got None"),
-        (lambda: Space([bl.Real("x", 0, 1), bl.Integer("x", 0, 3)]), "unique, but got duplicates ['x']"),
+        (
+            lambda: Space([bl.Real("x", 0, 1), bl.Integer("x", 0, 3)]),
+            "unique, but got duplicates ['x']",
+        ),
         (lambda: Space([]), "at least one parameter"),
         (lambda: Space(["x"]), "must be bl.Real, bl.Integer or bl.Categorical"),
     ],
@@ -117,7 +123,9 @@ def test_log_encoding_is_geometric():
 
 def test_from_unit_cube_visits_every_integer_and_choice():
     space = Space([bl.Integer("p", 2, 9), bl.Categorical("c", ["A", "B", "C"])])
-    rows = space.decode(space.from_unit_cube(torch.rand(400, 2, generator=torch.Generator().manual_seed(1))))
+    rows = space.decode(
+        space.from_unit_cube(torch.rand(400, 2, generator=torch.Generator().manual_seed(1)))
+    )
     assert {r["p"] for r in rows} == set(range(2, 10))
     assert {r["c"] for r in rows} == {"A", "B", "C"}
 

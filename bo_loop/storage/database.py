@@ -78,7 +78,9 @@ def _describe(error: SQLAlchemyError, url: str) -> str:
     if "readonly database" in text or "read-only" in text:
         return f"The database at {url} is read-only ({text}); bo_loop needs to write to it."
     if "unable to open database file" in text:
-        return f"The database file at {url} cannot be opened ({text}): check that its folder exists."
+        return (
+            f"The database file at {url} cannot be opened ({text}): check that its folder exists."
+        )
     return f"Database error on {url}: {text}"
 
 
@@ -206,10 +208,9 @@ class Database:
             except StorageError as e:
                 if attempt == MAX_ATTEMPTS - 1 or not _is_transient(e.__cause__):
                     raise
-                pause = min(MAX_BACKOFF_S, 0.05 * 2**attempt) * (0.5 + random.random())  # noqa: S311
+                pause = min(MAX_BACKOFF_S, 0.05 * 2**attempt) * (0.5 + random.random())
                 time.sleep(pause)
         raise AssertionError("unreachable")
-
 
 
 __all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "Database", "dispose", "resolve_url"]

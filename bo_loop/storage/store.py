@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,7 +93,9 @@ def get_campaign(session: Session, name: str, *, lock: bool = False) -> Campaign
     if row is None:
         names = list_campaigns(session)
         known = ", ".join(repr(n) for n in names) if names else "none"
-        raise CampaignNotFoundError(f"No campaign named {name!r}; the campaigns stored here are: {known}.")
+        raise CampaignNotFoundError(
+            f"No campaign named {name!r}; the campaigns stored here are: {known}."
+        )
     return _campaign_record(row)
 
 
@@ -160,7 +162,9 @@ def insert_trials(
         session.flush()
         if item.state is TrialState.COMPLETED:
             assert item.value is not None
-            session.add(ObservationRow(trial_id=row.id, name=objective, value=item.value, created_at=now))
+            session.add(
+                ObservationRow(trial_id=row.id, name=objective, value=item.value, created_at=now)
+            )
         made.append(_trial_record(row, item.value))
     session.flush()
     return made
@@ -216,3 +220,15 @@ def finish_trial(
     if value is not None:
         session.add(ObservationRow(trial_id=trial_id, name=objective, value=value, created_at=now))
     session.flush()
+
+
+def delete_campaign(session: Session, name: str) -> int:
+    """Delete a campaign with all its trials and observations; returns how many trials went."""
+    record = get_campaign(session, name, lock=True)
+    trial_ids = select(TrialRow.id).where(TrialRow.campaign_id == record.id)
+    session.execute(delete(ObservationRow).where(ObservationRow.trial_id.in_(trial_ids)))
+    removed = session.execute(  # type: ignore[attr-defined]
+        delete(TrialRow).where(TrialRow.campaign_id == record.id)
+    ).rowcount
+    session.execute(delete(CampaignRow).where(CampaignRow.id == record.id))
+    return int(removed or 0)

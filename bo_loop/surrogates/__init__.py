@@ -69,6 +69,10 @@ def fit_surrogate(
     """Fit surrogate ``name`` on encoded data; see the module docstring for the arguments."""
     fit, _ = SURROGATES[name]
     return fit(
-        train_X, train_Y, bounds=bounds, cat_dims=dict(cat_dims), seed=seed,
+        train_X,
+        train_Y,
+        bounds=bounds,
+        cat_dims=dict(cat_dims),
+        seed=seed,
         **resolve_settings(name, settings),
     )

@@ -45,4 +45,6 @@ class OneHotCategorical(InputTransform, nn.Module):
         return torch.cat(parts, dim=-1)
 
     def equals(self, other: InputTransform) -> bool:
-        return isinstance(other, OneHotCategorical) and other.d == self.d and other.sizes == self.sizes
+        return (
+            isinstance(other, OneHotCategorical) and other.d == self.d and other.sizes == self.sizes
+        )

@@ -1,0 +1,61 @@
+"""A campaign reopened in a new process proposes exactly what an uninterrupted one proposes."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import bo_loop as bl
+
+SPACE = [bl.Real("x", 0.0, 10.0), bl.Integer("k", 0, 4), bl.Categorical("c", ["A", "B"])]
+OFFSET = {"A": 0.0, "B": 0.7}
+# 15 asks after the initial design; the 8th is a batch of 3 (qLogNEI with pending points).
+ASKS = [1] * 7 + [3] + [1] * 7
+
+ASK_IN_FRESH_PROCESS = """
+import json, sys
+import bo_loop as bl
+campaign = bl.Campaign.load("resume", storage=sys.argv[1])
+print(json.dumps([[t.number, t.params] for t in campaign.ask(int(sys.argv[2]))]))
+"""
+
+
+def measure(p: dict) -> float:
+    x = p["x"]
+    return x * math.sin(x) + x * math.cos(2 * x) + 0.3 * (p["k"] - 2) ** 2 + OFFSET[p["c"]]
+
+
+def create(url: str) -> bl.Campaign:
+    return bl.Campaign.create(
+        "resume", SPACE, bl.Objective("y", "minimize"), storage=url, seed=11, initial_design_size=5
+    )
+
+
+def test_reopening_in_a_fresh_process_before_every_ask_changes_nothing(tmp_path):
+    steady_url = f"sqlite:///{tmp_path / 'steady.db'}"
+    resumed_url = f"sqlite:///{tmp_path / 'resumed.db'}"
+    steady, resumed = create(steady_url), create(resumed_url)
+    for campaign in (steady, resumed):
+        for t in campaign.ask(5):
+            campaign.tell(t.number, measure(t.params))
+
+    for n in ASKS:
+        steady_trials = [[t.number, t.params] for t in steady.ask(n)]
+        out = subprocess.run(
+            [sys.executable, "-c", ASK_IN_FRESH_PROCESS, resumed_url, str(n)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        resumed_trials = json.loads(out.stdout.strip().splitlines()[-1])
+        assert [num for num, _ in resumed_trials] == [num for num, _ in steady_trials]
+        for (_, a), (_, b) in zip(steady_trials, resumed_trials, strict=True):
+            assert a["k"] == b["k"] and a["c"] == b["c"]
+            assert abs(a["x"] - b["x"]) <= 1e-9, (a, b)
+        for number, params in steady_trials:
+            steady.tell(number, measure(params))
+            resumed.tell(number, measure(params))
+
+    generators = [t.provenance["generator"] for t in steady.trials()]
+    assert generators.count("gp") == sum(ASKS) == 17
+    assert steady.best().value == resumed.best().value
