@@ -30,7 +30,11 @@ PROBLEMS = {
     "branin": (Branin(), 6 if SMOKE else 30, 0.397887),
     "hartmann6": (Hartmann(dim=6), 8 if SMOKE else 60, -3.32237),
 }
-OUT = Path(__file__).parent / "results" / ("core_benchmark_smoke.md" if SMOKE else "core_benchmark.md")
+OUT = (
+    Path(__file__).parent
+    / "results"
+    / ("core_benchmark_smoke.md" if SMOKE else "core_benchmark.md")
+)
 
 
 def run(name: str, seed: int) -> tuple[float, float]:
