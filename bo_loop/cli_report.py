@@ -1,0 +1,205 @@
+"""What ``bo-loop`` prints: rich tables of trials and tell reports, the convergence view, the plot.
+
+Functions here only format records they are handed; they never open the database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from bo_loop.cli_files import RowPlan
+from bo_loop.exceptions import BoLoopError
+from bo_loop.modeling import Recommendation
+from bo_loop.objective import Objective
+from bo_loop.space import Categorical, Integer, Real, Space
+from bo_loop.trial import Trial, TrialState
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+#: The convergence table shows at most this many of the latest completed trials.
+CONVERGENCE_ROWS = 10
+PLOT_EXTENSIONS = (".png", ".pdf", ".svg")
+
+_STYLE = {
+    "tell": "green",
+    "fail": "yellow",
+    "abandon": "yellow",
+    "pending": "cyan",
+    "recorded": "dim",
+    "error": "bold red",
+}
+_LABEL = {
+    "tell": "told",
+    "fail": "failed",
+    "abandon": "abandoned",
+    "pending": "pending",
+    "recorded": "unchanged",
+    "error": "REFUSED",
+}
+#: Labels when nothing is recorded (a refused file, or a dry run): valid rows are only "ok".
+_LABEL_CHECKED = {**_LABEL, "tell": "ok", "fail": "ok: failed", "abandon": "ok: abandoned"}
+
+
+def fmt(value: Any) -> str:
+    """A value for a table cell: floats with 6 significant digits, everything else as text."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def describe_parameter(p: Real | Integer | Categorical) -> str:
+    if isinstance(p, Categorical):
+        return "categorical: " + ", ".join(str(c) for c in p.choices)
+    kind = "real" if isinstance(p, Real) else "integer"
+    return f"{kind} in [{fmt(p.low)}, {fmt(p.high)}]" + (", log scale" if p.log else "")
+
+
+def space_table(space: Space) -> Table:
+    table = Table("parameter", "domain", title="Search space", title_justify="left")
+    for p in space.parameters:
+        table.add_row(Text(p.name), Text(describe_parameter(p)))
+    return table
+
+
+def trials_table(
+    space: Space, objective: Objective, trials: Sequence[Trial], *, title: str | None = None
+) -> Table:
+    """Trials with their parameters, state and outcome."""
+    table = Table("trial", *space.names, objective.name, "state", title=title, title_justify="left")
+    for t in trials:
+        table.add_row(
+            str(t.number),
+            *(Text(fmt(t.params[n])) for n in space.names),
+            fmt(t.value),
+            Text(t.state.value + (f" ({t.reason})" if t.reason else "")),
+        )
+    return table
+
+
+def tell_table(
+    plans: Sequence[RowPlan], objective: Objective, file_name: str, *, recorded: bool
+) -> Table:
+    """The per-row report of ``tell``: what each row did (or why it is refused).
+
+    Args:
+        recorded: Whether the rows are being recorded; if not, valid rows read "ok".
+    """
+    labels = _LABEL if recorded else _LABEL_CHECKED
+    title = file_name if recorded else f"{file_name}: nothing recorded"
+    table = Table("row", "trial", objective.name, "outcome", "detail", title=title,
+                  title_justify="left")  # fmt: skip
+    for p in plans:
+        if p.action == "error":
+            detail = "; ".join(problem.short for problem in p.problems)
+        elif p.action in ("fail", "abandon") and p.note:
+            detail = f"reason: {p.note}"
+        else:
+            detail = p.remark
+        table.add_row(
+            str(p.row),
+            "" if p.trial is None else str(p.trial),
+            Text(p.result),
+            Text(labels[p.action], style=_STYLE[p.action]),
+            Text(detail),
+        )
+    return table
+
+
+def best_so_far(objective: Objective, trials: Sequence[Trial]) -> list[tuple[int, float, float]]:
+    """``(trial number, outcome, best outcome so far)`` for each completed trial, in number order."""
+    rows: list[tuple[int, float, float]] = []
+    best: float | None = None
+    for t in trials:
+        if t.state is not TrialState.COMPLETED or t.value is None:
+            continue
+        best = t.value if best is None or objective.is_better(t.value, best) else best
+        rows.append((t.number, t.value, best))
+    return rows
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One block character per value, scaled between the smallest and the largest."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if math.isclose(low, high):
+        return SPARK_BLOCKS[len(SPARK_BLOCKS) // 2] * len(values)
+    top = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[round((v - low) / (high - low) * top)] for v in values)
+
+
+def counts_line(trials: Sequence[Trial]) -> str:
+    counts = {s: sum(t.state is s for t in trials) for s in TrialState}
+    parts = [f"{counts[s]} {s.value}" for s in TrialState]
+    return f"{len(trials)} trials: " + ", ".join(parts)
+
+
+def convergence_table(objective: Objective, history: Sequence[tuple[int, float, float]]) -> Table:
+    """The latest completed trials with their outcome and the best so far; a new best is starred."""
+    shown = history[-CONVERGENCE_ROWS:]
+    hidden = len(history) - len(shown)
+    title = "Best so far" + (f" (latest {len(shown)} of {len(history)} results)" if hidden else "")
+    table = Table("trial", objective.name, "best so far", title=title, title_justify="left")
+    previous = history[hidden - 1][2] if hidden else None
+    for number, value, best in shown:
+        improved = previous is None or best != previous
+        table.add_row(str(number), fmt(value), Text(fmt(best) + (" *" if improved else ""),
+                                                     style="green" if improved else ""))  # fmt: skip
+        previous = best
+    return table
+
+
+def best_table(space: Space, objective: Objective, trial: Trial) -> Table:
+    table = Table("", "value", title=f"Best trial: {trial.number}", title_justify="left")
+    table.add_row(Text(objective.name, style="bold"), Text(fmt(trial.value), style="bold"))
+    for n in space.names:
+        table.add_row(Text(n), Text(fmt(trial.params[n])))
+    return table
+
+
+def recommendation_table(space: Space, objective: Objective, rec: Recommendation) -> Table:
+    table = Table("", "value", title="Recommended settings (the surrogate's optimum)",
+                  title_justify="left")  # fmt: skip
+    for n in space.names:
+        table.add_row(Text(n), Text(fmt(rec.params[n])))
+    table.add_row(Text(f"predicted {objective.name}", style="bold"),
+                  Text(f"{fmt(rec.mean)} ± {fmt(rec.sd)} (sd)", style="bold"))  # fmt: skip
+    table.add_row(Text("95% interval"), Text(f"{fmt(rec.lower)} .. {fmt(rec.upper)}"))
+    return table
+
+
+def plot_convergence(
+    path: Path, name: str, objective: Objective, history: Sequence[tuple[int, float, float]]
+) -> None:
+    """Save a convergence plot: every result as a dot, the best so far as a step line."""
+    if path.suffix.lower() not in PLOT_EXTENSIONS:
+        raise BoLoopError(
+            f"A plot file must end in one of {list(PLOT_EXTENSIONS)}, but got {path.name!r}."
+        )
+    if not history:
+        raise BoLoopError(
+            f"Campaign {name!r} has no completed trial yet: there is nothing to plot."
+        )
+    # Figure without pyplot: no GUI backend, no global state; savefig renders with Agg.
+    from matplotlib.figure import Figure
+
+    numbers = [h[0] for h in history]
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(numbers, [h[1] for h in history], "o", color="0.6", label="result")
+    ax.step(numbers, [h[2] for h in history], where="post", color="C0", lw=2, label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective.name)
+    ax.set_title(f"{name}: {objective.goal} {objective.name}")
+    ax.legend()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as e:
+        raise BoLoopError(f"Cannot write {str(path)!r}: {e}") from None
