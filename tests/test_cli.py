@@ -1,0 +1,301 @@
+"""The ``bo-loop`` command: a full round trip in subprocesses (SQLite and PostgreSQL), exit codes,
+spec checking and the reporting commands in-process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+import bo_loop as bl
+from bo_loop.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+DEMO_SPEC = """\
+name: demo
+objective: {name: loss, goal: minimize}
+parameters:
+  - {name: x, type: real, low: 0, high: 10}
+  - {name: mode, type: categorical, choices: [slow, fast]}
+seed: 3
+initial_design_size: 2
+"""
+
+
+def bo_loop_cmd(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bo_loop.cli` as a technician's shell would (no inherited storage)."""
+    env = {k: v for k, v in os.environ.items() if k != "BO_LOOP_STORAGE"}
+    env["COLUMNS"] = "200"  # rich wraps at the terminal width; keep lines whole for the asserts
+    return subprocess.run(
+        [sys.executable, "-m", "bo_loop.cli", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+    runner = CliRunner(env={"COLUMNS": "200", **(env or {})})
+    return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def loss(x: float, mode: str) -> float:
+    return (x - 6.0) ** 2 + (0.5 if mode == "slow" else 0.0)
+
+
+@pytest.mark.slow
+def test_round_trip_in_subprocesses(storage_url, tmp_path):
+    """init -> ask -> fill in the CSV -> tell -> status -> ask again, each a fresh process."""
+    (tmp_path / "demo.yaml").write_text(DEMO_SPEC)
+    s = ("--storage", storage_url)
+    done = bo_loop_cmd("init", "demo.yaml", *s, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Created campaign demo" in done.stdout
+
+    done = bo_loop_cmd("ask", "demo", "-n", "2", "-o", "round-01.csv", *s, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_csv(tmp_path / "round-01.csv", dtype={"loss": object, "note": object})
+    assert frame["trial"].tolist() == [0, 1]
+    frame["loss"] = [loss(x, m) for x, m in zip(frame["x"], frame["mode"], strict=True)]
+    frame.to_csv(tmp_path / "round-01.csv", index=False)
+
+    done = bo_loop_cmd("tell", "demo", "round-01.csv", *s, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Recorded: told 2, failed 0, left pending 0." in done.stdout
+
+    done = bo_loop_cmd("status", "demo", *s, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2 trials: 0 pending, 2 completed, 0 failed, 0 abandoned" in done.stdout
+    best = min(frame["loss"])
+    assert re.search(rf"Best so far: trial \d, loss = {best:.6g}", done.stdout), done.stdout
+
+    # Two results reach initial_design_size=2: this ask fits the surrogate (a fresh process).
+    done = bo_loop_cmd("ask", "demo", "-n", "1", "-o", "round-02.csv", *s, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert pd.read_csv(tmp_path / "round-02.csv")["trial"].tolist() == [2]
+    campaign = bl.Campaign.load("demo", storage=storage_url)
+    assert campaign.trial(2).provenance["generator"] == "gp"
+    assert [t.value for t in campaign.trials()] == [*frame["loss"], None]
+
+
+@pytest.mark.slow
+def test_exit_codes_in_a_subprocess(tmp_path):
+    """1 and a one-line message for a user error, 2 for a usage error; never a traceback."""
+    storage = f"sqlite:///{tmp_path / 'c.db'}"
+    (tmp_path / "round.csv").write_text("trial,x,loss\n0,1,2\n")
+    user_error = bo_loop_cmd("tell", "nope", "round.csv", "--storage", storage, cwd=tmp_path)
+    assert user_error.returncode == 1
+    assert user_error.stderr.startswith("Error: No campaign named 'nope'")
+    assert "Traceback" not in user_error.stderr
+    usage = bo_loop_cmd("ask", "demo", "-n", "zero", "--storage", storage, cwd=tmp_path)
+    assert usage.returncode == 2
+    assert "Invalid value for '-n'" in usage.stderr
+
+
+# -- init and the spec -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.*ml")))
+def test_example_specs_create_campaigns(sqlite_url, example):
+    result = invoke("init", EXAMPLES / example, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    (name,) = bl.Campaign.list(sqlite_url)
+    assert f"Created campaign {name}" in result.stdout
+
+
+def test_yaml_and_toml_rig_examples_agree(tmp_path):
+    a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    assert invoke("init", EXAMPLES / "rig.yaml", "--storage", a).exit_code == 0
+    assert invoke("init", EXAMPLES / "rig.toml", "--storage", b).exit_code == 0
+    ya, tb = bl.Campaign.load("rig-yield", storage=a), bl.Campaign.load("rig-yield", storage=b)
+    assert ya.space == tb.space and ya.objective == tb.objective
+    assert ya.space["flow"] == bl.Real("flow", 0.1, 10.0, log=True)
+    bl.storage.dispose(a)
+    bl.storage.dispose(b)
+
+
+SPEC_BASE = {
+    "name": "name: t",
+    "objective": "objective: {name: y, goal: maximize}",
+    "parameters": "parameters: [{name: a, type: real, low: 0, high: 1}]",
+}
+
+BAD_SPECS = [
+    ({"seeds": "seeds: 3"}, r"Unknown key 'seeds' in the spec \(did you mean 'seed'\?\)"),
+    ({"parameters": "parameters: [{name: a, type: real, low: 0, hgih: 1}]"},
+     r"Unknown key 'hgih' in parameters\[0\] \(type real\) \(did you mean 'high'\?\)"),
+    ({"parameters": "parameters: [{name: a, type: float, low: 0, high: 1}]"},
+     r"parameters\[0\].type must be one of \['real', 'integer', 'categorical'\], but got 'float'"),
+    ({"parameters": "parameters: [{name: a, type: real, low: 5, high: 1}]"},
+     r"parameters\[0\] \('a'\): `low < high` must hold for 'a', but got low=5, high=1"),
+    ({"parameters": "parameters: [{name: a, type: real, low: '0', high: 1}]"},
+     r"parameters\[0\] \('a'\): Bounds of 'a' must be numbers, but got low='0'"),
+    ({"parameters": "parameters: [{name: a, type: real, low: 0, high: 1, log: 'yes'}]"},
+     r"parameters\[0\] \('a'\).log must be true or false, but got 'yes'"),
+    ({"parameters": "parameters: [{name: c, type: categorical, choices: [A]}]"},
+     r"parameters\[0\] \('c'\): A categorical parameter needs at least 2 choices"),
+    ({"parameters": "parameters: [{name: c, type: categorical}]"},
+     r"parameters\[0\] \('c'\) needs the key\(s\) \['choices'\]"),
+    ({"parameters": "parameters: {a: 1}"}, r"parameters must be a non-empty list"),
+    ({"parameters": "parameters: [{name: trial, type: real, low: 0, high: 1}]"},
+     r"must differ from the round-file columns \['trial', 'note'\], but got 'trial'"),
+    ({"objective": "objective: {name: y, goal: maximise}"},
+     r"objective: goal must be one of \['maximize', 'minimize'\], but got goal='maximise'"),
+    ({"objective": "objective: {name: y, target: 3}"}, r"Unknown key 'target' in objective"),
+    ({"objective": "objective: 3"}, r"objective must be a mapping of keys, but got 3"),
+    ({"seed": "seed: abc"}, r"seed must be an integer, but got 'abc'"),
+    ({"initial_design_size": "initial_design_size: 0"}, r"initial_design_size must be between 1"),
+    ({"surrogate": "surrogate: forest"}, r"surrogate must be one of \['dngo', 'gp'\], but got 'forest'"),
+    ({"surrogate": "surrogate: {name: gp, settings: {nope: 1}}"}, r"Unknown setting\(s\) \['nope'\]"),
+    ({"name": "name: [t]"}, r"name must be a non-empty string, but got \['t'\]"),
+    ({"name": None}, r"The spec needs the key\(s\) \['name'\]"),
+    ({"extra": "seed: 1\nseed: 2"}, r"Each key may appear once, but 'seed' appears twice \(line 5\)"),
+    ({"extra": "parameters: ["}, r"spec.yaml is not valid YAML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_SPECS)
+def test_bad_specs_name_the_key_and_value(sqlite_url, tmp_path, change, message):
+    lines = {**SPEC_BASE, **change}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("\n".join(v for v in lines.values() if v is not None) + "\n")
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: spec.yaml")
+    assert re.search(message, result.stderr), result.stderr
+    assert bl.Campaign.list(sqlite_url) == []
+
+
+def test_bad_spec_files(sqlite_url, tmp_path):
+    toml = tmp_path / "spec.toml"
+    toml.write_text('name = "t"\nparameters = [\n')
+    result = invoke("init", toml, "--storage", sqlite_url)
+    assert result.exit_code == 1 and "spec.toml is not valid TOML" in result.stderr
+    result = invoke("init", tmp_path / "spec.json", "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert "must end in .yaml, .yml or .toml, but got 'spec.json'" in result.stderr
+    result = invoke("init", tmp_path / "absent.yaml", "--storage", sqlite_url)
+    assert result.exit_code == 1 and "Cannot read spec file" in result.stderr
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    result = invoke("init", listing, "--storage", sqlite_url)
+    assert result.exit_code == 1 and "must hold a mapping of keys" in result.stderr
+
+
+def test_init_twice_says_how_to_see_the_campaign(sqlite_url, tmp_path):
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(DEMO_SPEC)
+    assert invoke("init", spec, "--storage", sqlite_url).exit_code == 0
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert "A campaign named 'demo' already exists" in result.stderr
+    assert "bo-loop status demo" in result.stderr
+
+
+def test_init_storage_precedence_flag_env_spec(tmp_path):
+    urls = {k: f"sqlite:///{tmp_path / (k + '.db')}" for k in ("flag", "group", "env", "spec")}
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(DEMO_SPEC + f"storage: {urls['spec']}\n")
+    env = {"BO_LOOP_STORAGE": urls["env"]}
+    assert invoke("init", spec, "--storage", urls["flag"], env=env).exit_code == 0
+    assert invoke("--storage", urls["group"], "init", spec, env=env).exit_code == 0
+    assert invoke("init", spec, env=env).exit_code == 0
+    assert invoke("init", spec, env={"BO_LOOP_STORAGE": ""}).exit_code == 0
+    for url in urls.values():
+        assert bl.Campaign.list(url) == ["demo"], url
+        bl.storage.dispose(url)
+
+
+# -- the other commands ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(sqlite_url) -> bl.Campaign:
+    campaign = bl.Campaign.create(
+        "demo", [bl.Real("x", 0.0, 10.0), bl.Categorical("mode", ["slow", "fast"])],
+        bl.Objective("loss", goal="minimize"), storage=sqlite_url, initial_design_size=4, seed=3,
+    )  # fmt: skip
+    for t in campaign.ask(5):
+        if t.number < 4:
+            campaign.tell(t.number, loss(t.params["x"], t.params["mode"]))
+    return campaign
+
+
+def test_status_counts_best_and_convergence(demo, sqlite_url):
+    result = invoke("status", "demo", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    best = demo.best()
+    assert "5 trials: 1 pending, 4 completed, 0 failed, 0 abandoned" in result.stdout
+    assert f"Best so far: trial {best.number}, loss = {best.value:.6g}" in result.stdout
+    values = [t.value for t in demo.trials() if t.value is not None]
+    running = [min(values[: i + 1]) for i in range(len(values))]
+    line = next(s for s in result.stdout.splitlines() if s.startswith("Best so far, per result"))
+    spark = line.split(": ")[1].split()[0]
+    assert len(spark) == 4 and spark[0] == "█" and spark[-1] == "▁"  # minimising: it falls
+    assert f"{running[0]:.6g} -> {running[-1]:.6g}" in line
+    assert "Pending trials: 4" in result.stdout
+
+
+def test_status_before_any_result(sqlite_url):
+    bl.Campaign.create("empty", [bl.Real("x", 0.0, 1.0)], "y", storage=sqlite_url)
+    result = invoke("--storage", sqlite_url, "status", "empty")
+    assert result.exit_code == 0
+    assert "0 trials" in result.stdout and "No result yet." in result.stdout
+
+
+def test_best_recommend_list(demo, sqlite_url):
+    best = invoke("best", "demo", "--storage", sqlite_url)
+    assert best.exit_code == 0 and f"Best trial: {demo.best().number}" in best.stdout
+    rec = invoke("recommend", "demo", "--storage", sqlite_url)
+    assert rec.exit_code == 0, rec.stderr
+    assert "predicted loss" in rec.stdout and "95% interval" in rec.stdout
+    listing = invoke("list", "--storage", sqlite_url)
+    assert listing.exit_code == 0
+    assert re.search(r"demo\s+│ minimize loss\s+│ 5\s+│ 1", listing.stdout), listing.stdout
+
+
+def test_recommend_needs_results(sqlite_url):
+    bl.Campaign.create("empty", [bl.Real("x", 0.0, 1.0)], "y", storage=sqlite_url)
+    result = invoke("recommend", "empty", "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert "needs at least 2 completed trials" in result.stderr
+
+
+def test_export_csv_and_refuse_overwrite(demo, sqlite_url, tmp_path):
+    path = tmp_path / "all.csv"
+    assert invoke("export", "demo", "-o", path, "--storage", sqlite_url).exit_code == 0
+    table = pd.read_csv(path)
+    assert table["number"].tolist() == [0, 1, 2, 3, 4]
+    assert table["state"].tolist() == ["completed"] * 4 + ["pending"]
+    assert {"x", "mode", "loss", "created_at_utc", "finished_at_utc"} <= set(table.columns)
+    again = invoke("export", "demo", "-o", path, "--storage", sqlite_url)
+    assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+def test_plot_writes_a_png(demo, sqlite_url, tmp_path):
+    path = tmp_path / "convergence.png"
+    result = invoke("plot", "demo", "-o", path, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = invoke("plot", "demo", "-o", tmp_path / "c.jpg2", "--storage", sqlite_url)
+    assert bad.exit_code == 1 and "must end in one of" in bad.stderr
+
+
+def test_db_upgrade_reports_revisions(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    first = invoke("db", "upgrade", "--storage", url)
+    assert first.exit_code == 0, first.stderr
+    assert re.search(r"schema revision \(empty\) -> \w+", first.stdout)
+    second = invoke("--storage", url, "db", "upgrade")
+    assert second.exit_code == 0 and "nothing to do" in second.stdout
+
+
+def test_bad_storage_is_a_user_error():
+    result = invoke("list", "--storage", "mysql://nobody@localhost/db")
+    assert result.exit_code == 1
+    assert "SQLite or PostgreSQL URL" in result.stderr
