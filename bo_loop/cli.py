@@ -190,7 +190,10 @@ def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool
             f"{e} The new trials ({numbers}) are stored as pending: write them to another file "
             f"with `bo-loop pending {campaign} -o FILE`."
         ) from None
-    out.print(cli_report.trials_table(c.space, c.objective, trials, title=f"New trials -> {path}"))
+    table = cli_report.trials_table(
+        c.space, c.objective, trials, title=f"New trials -> {path}", outcome=False
+    )
+    out.print(table)
     out.print(
         f"Fill in the [bold]{c.objective.name}[/] column of {path} ('failed' and a note if a run "
         f"failed; leave it blank if not run yet), then: bo-loop tell {campaign} {path}",
@@ -211,7 +214,10 @@ def pending(ctx: click.Context, campaign: str, output: Path | None, force: bool,
     path = cli_files.check_output_path(output, force=force) if output else None
     c = _load(ctx, campaign, storage)
     trials = c.trials(TrialState.PENDING)
-    out.print(cli_report.trials_table(c.space, c.objective, trials, title="Pending trials"))
+    table = cli_report.trials_table(
+        c.space, c.objective, trials, title="Pending trials", outcome=False
+    )
+    out.print(table)
     if path is not None:
         cli_files.check_column_names(c.space, c.objective)
         cli_files.write_round_file(path, c.space, c.objective, trials)
@@ -254,6 +260,28 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
     _apply(c, plans)
     out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=True))
     out.print(_summary(plans))
+
+
+@cli.command()
+@click.argument("campaign")
+@click.argument("file", type=click.Path(path_type=Path))
+@storage_option
+@click.pass_context
+def add(ctx: click.Context, campaign: str, file: Path, storage: str | None) -> None:
+    """Record runs that bo_loop did not propose, from a CSV or XLSX file.
+
+    One row per run, with exactly the columns: every parameter and the objective. Every row is
+    checked (settings inside the space, a numeric result); if any row is bad, nothing is stored.
+    """
+    c = _load(ctx, campaign, storage)
+    frame = cli_files.read_measurements(file)
+    try:
+        report = c.add_observations(frame)
+    except BoLoopError as e:
+        raise RoundFileError(f"{file.name}: {e}") from None
+    title = f"Added from {file.name}"
+    out.print(cli_report.trials_table(c.space, c.objective, report.added, title=title))
+    out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
 
 
 def _row_label(p: RowPlan) -> str:

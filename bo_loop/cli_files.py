@@ -278,6 +278,24 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
         wb.close()
 
 
+def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or XLSX of measured rows for ``Campaign.add_observations``.
+
+    The DataFrame's index is the spreadsheet row number, so the library's per-row errors name the
+    rows as the user sees them; blank cells are None (reported as missing, not as bad text).
+    """
+    sheet = read_round_file(path)
+    if not sheet.rows:
+        raise RoundFileError(f"{sheet.name} has a header but no rows.")
+    records = [
+        {c: None if _blank(cells[c]) else cells[c] for c in sheet.columns}
+        for _, cells in sheet.rows
+    ]
+    return pd.DataFrame(
+        records, columns=sheet.columns, index=[row for row, _ in sheet.rows], dtype=object
+    )
+
+
 # -- checking a filled-in file against the campaign ------------------------------------------
 
 
@@ -386,8 +404,9 @@ def _param_problem(p: Real | Integer | Categorical, cell: Cell, stored: Any) -> 
     shown = "blank" if _blank(cell) else repr(_text(cell))
     return Problem(
         f"{p.name} changed",
-        f"{p.name!r} was edited: the file says {shown} but the trial was asked at {stored!r} "
-        "(a trial's settings cannot change; put the asked value back)",
+        f"{p.name!r} was edited: the file says {shown} but the trial was asked at {stored!r}. "
+        "A trial's settings cannot change: put the asked value back, or, if the rig really ran "
+        "at other settings, write 'abandoned' as the result and record the run with `bo-loop add`",
     )
 
 

@@ -69,16 +69,22 @@ def space_table(space: Space) -> Table:
 
 
 def trials_table(
-    space: Space, objective: Objective, trials: Sequence[Trial], *, title: str | None = None
+    space: Space,
+    objective: Objective,
+    trials: Sequence[Trial],
+    *,
+    title: str | None = None,
+    outcome: bool = True,
 ) -> Table:
-    """Trials with their parameters, state and outcome."""
-    table = Table("trial", *space.names, objective.name, "state", title=title, title_justify="left")
+    """Trials with their parameters and, when ``outcome``, their state and outcome."""
+    extra = [objective.name, "state"] if outcome else []
+    table = Table("trial", *space.names, *extra, title=title, title_justify="left")
     for t in trials:
+        cells = [Text(fmt(t.value)), Text(t.state.value + (f" ({t.reason})" if t.reason else ""))]
         table.add_row(
             str(t.number),
             *(Text(fmt(t.params[n])) for n in space.names),
-            fmt(t.value),
-            Text(t.state.value + (f" ({t.reason})" if t.reason else "")),
+            *(cells if outcome else []),
         )
     return table
 

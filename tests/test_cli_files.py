@@ -491,3 +491,31 @@ def test_numeric_and_boolean_choices_survive_a_spreadsheet(sqlite_url, tmp_path)
     result = invoke("tell", "rig", path, "--storage", sqlite_url)
     assert result.exit_code == 0, result.stderr
     assert campaign.trial(0).value == 2.5
+
+
+def test_add_records_runs_it_did_not_propose(sqlite_url, tmp_path):
+    campaign = make(sqlite_url)
+    path = tmp_path / "runs.csv"
+    path.write_text("temperature,pressure,catalyst,flow,yield\n77.2,10,A,0.13,64.8\n50,3,B,1,2\n")
+    result = invoke("add", "rig", path, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    trials = campaign.trials()
+    assert [(t.source, t.value) for t in trials] == [("manual", 64.8), ("manual", 2.0)]
+    assert trials[0].params == {"temperature": 77.2, "pressure": 10, "catalyst": "A", "flow": 0.13}
+
+
+def test_add_with_a_bad_row_stores_nothing(sqlite_url, tmp_path):
+    campaign = make(sqlite_url)
+    path = tmp_path / "runs.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["temperature", "pressure", "catalyst", "flow", "yield"])
+    ws.append([77.2, 10, "A", 0.13, 64.8])
+    ws.append([50, 3, "D", 1, 2])
+    ws.append([60, 3, "B", 1, None])
+    wb.save(path)
+    result = invoke("add", "rig", path, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert "row 3: 'catalyst' must be one of ['A', 'B', 'C'], but got 'D'" in result.stderr
+    assert "row 4: the outcome 'yield' is missing" in result.stderr
+    assert campaign.trials() == []
