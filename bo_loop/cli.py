@@ -12,7 +12,7 @@ after the flag and the environment variable.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -22,9 +22,9 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from bo_loop import cli_files, cli_report
+from bo_loop import cli_files, cli_report, cli_tell
 from bo_loop.campaign import MAX_ASK, Campaign
-from bo_loop.cli_files import RoundFileError, RowPlan
+from bo_loop.cli_files import RoundFileError
 from bo_loop.cli_spec import SpecError, load_spec
 from bo_loop.exceptions import BoLoopError, CampaignExistsError, StorageError
 from bo_loop.storage import STORAGE_ENV, Database, resolve_url
@@ -241,7 +241,7 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
     """
     c = _load(ctx, campaign, storage)
     sheet = cli_files.read_round_file(file)
-    plans, ignored = cli_files.plan_tell(sheet, c.space, c.objective, c.trials())
+    plans, ignored = cli_tell.plan_tell(sheet, c.space, c.objective, c.trials())
     errors = [p for p in plans if p.action == "error"]
     recording = not errors and not dry_run
     if ignored:
@@ -249,7 +249,7 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
     if not recording:
         out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=False))
     if errors:
-        lines = "\n".join(f"  {_row_label(p)}:{p.message}" for p in errors)
+        lines = "\n".join(f"  {p.label}:{p.message}" for p in errors)
         raise RoundFileError(
             f"Nothing was recorded: {len(errors)} of {len(plans)} row(s) in {sheet.name} broke "
             f"the rules:\n{lines}"
@@ -257,9 +257,9 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
     if dry_run:
         out.print("Dry run: every row is valid; nothing was recorded.")
         return
-    _apply(c, plans)
+    cli_tell.apply_plans(c, plans)
     out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=True))
-    out.print(_summary(plans))
+    out.print(cli_tell.summary(plans))
 
 
 @cli.command()
@@ -282,60 +282,6 @@ def add(ctx: click.Context, campaign: str, file: Path, storage: str | None) -> N
     title = f"Added from {file.name}"
     out.print(cli_report.trials_table(c.space, c.objective, report.added, title=title))
     out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
-
-
-def _row_label(p: RowPlan) -> str:
-    return f"row {p.row}" + ("" if p.trial is None else f" (trial {p.trial})")
-
-
-def _apply(c: Campaign, plans: Sequence[RowPlan]) -> None:
-    """Record the checked rows in file order.
-
-    Each row is its own transaction (Campaign.tell is per trial), so a trial recorded by someone
-    else between the check and this point stops the run halfway; the message says which rows went
-    in, and re-running the same file skips them (a repeated result counts as already recorded).
-    """
-    done: list[RowPlan] = []
-    for i, p in enumerate(plans):
-        assert p.trial is not None or p.action in ("pending", "recorded")
-        try:
-            if p.action == "tell":
-                assert p.trial is not None and p.value is not None
-                c.tell(p.trial, p.value)
-            elif p.action == "fail":
-                assert p.trial is not None
-                c.fail(p.trial, reason=p.note)
-            elif p.action == "abandon":
-                assert p.trial is not None
-                c.abandon(p.trial, reason=p.note)
-            else:
-                continue
-        except BoLoopError as e:
-            applied = ", ".join(str(d.row) for d in done) or "none"
-            rest = ", ".join(
-                str(r.row) for r in plans[i:] if r.action in ("tell", "fail", "abandon")
-            )
-            raise RoundFileError(
-                f"{_row_label(p)} could not be recorded: {e} The trial changed after the file was "
-                f"checked (someone else recorded it meanwhile). Recorded: row(s) {applied}. Not "
-                f"recorded: row(s) {rest}. Check row {p.row}, then run the same command again: "
-                "rows already recorded are recognised and skipped."
-            ) from None
-        done.append(p)
-
-
-def _summary(plans: Sequence[RowPlan]) -> str:
-    count = {
-        a: sum(p.action == a for p in plans)
-        for a in ("tell", "fail", "abandon", "pending", "recorded")
-    }
-    parts = [f"told {count['tell']}", f"failed {count['fail']}"]
-    if count["abandon"]:
-        parts.append(f"abandoned {count['abandon']}")
-    parts.append(f"left pending {count['pending']}")
-    if count["recorded"]:
-        parts.append(f"unchanged {count['recorded']}")
-    return "Recorded: " + ", ".join(parts) + "."
 
 
 # -- looking at a campaign -------------------------------------------------------------------

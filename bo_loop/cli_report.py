@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from bo_loop.cli_files import RowPlan
+from bo_loop.cli_tell import RowPlan
 from bo_loop.exceptions import BoLoopError
 from bo_loop.modeling import Recommendation
 from bo_loop.objective import Objective

@@ -1,0 +1,333 @@
+"""Checking a filled-in round file against the campaign, then recording it: all rows or none.
+
+:func:`plan_tell` decides, for every row, what ``bo-loop tell`` will do (tell, fail, abandon,
+leave pending, nothing because already recorded) or every rule the row broke, before anything is
+written; :func:`apply_plans` records the rows only when none broke a rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bo_loop.campaign import Campaign
+from bo_loop.cli_files import NOTE_COLUMN, TRIAL_COLUMN, Cell, RoundFileError, Sheet, is_blank
+from bo_loop.exceptions import BoLoopError
+from bo_loop.objective import Objective
+from bo_loop.space import Categorical, Integer, Real, Space
+from bo_loop.trial import Trial, TrialState
+
+FAIL_MARKERS = frozenset({"failed", "fail"})
+ABANDON_MARKERS = frozenset({"abandoned", "abandon"})
+
+#: A float parameter cell matches the stored value within this relative difference...
+REL_TOLERANCE = 1e-9
+#: ...or within this fraction of the parameter's range (on its log scale when ``log=True``).
+#: Spreadsheets may write back fewer digits than bo_loop wrote (Excel's "General" format keeps
+#: 6 to 11 significant digits); 1e-5 of the range is far below any rig's setting resolution,
+#: and far above such rounding, so only a real edit is refused.
+SPAN_TOLERANCE = 1e-5
+
+Action = Literal["tell", "fail", "abandon", "pending", "recorded", "error"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule a row broke: a few words for the report table, and the full sentence."""
+
+    short: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """What ``tell`` will do with one row, decided before anything is recorded.
+
+    Attributes:
+        row: Spreadsheet row number (header = 1).
+        trial: The trial number, or None when the cell is not one.
+        result: The result cell as written (for the report).
+        action: tell, fail, abandon, pending (blank result), recorded (already in the campaign
+            with this result: nothing to do) or error.
+        value: The outcome to tell.
+        note: The note cell, if any.
+        remark: A short remark for the report (e.g. that a note is not stored).
+        problems: For errors, every rule the row broke.
+    """
+
+    row: int
+    trial: int | None
+    result: str
+    action: Action
+    value: float | None = None
+    note: str | None = None
+    remark: str = ""
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``row 4 (trial 2)``: how messages name the row."""
+        return f"row {self.row}" + ("" if self.trial is None else f" (trial {self.trial})")
+
+    @property
+    def message(self) -> str:
+        """Every broken rule in full: one line, or a line per rule when there are several."""
+        if len(self.problems) == 1:
+            return f" {self.problems[0].detail}"
+        return "".join(f"\n    - {p.detail}" for p in self.problems)
+
+
+def _text(cell: Cell) -> str:
+    if is_blank(cell):
+        return ""
+    if isinstance(cell, float) and cell.is_integer() and abs(cell) < 1e15:
+        return repr(cell)
+    return str(cell)
+
+
+def _number(cell: Cell) -> float | None:
+    if isinstance(cell, bool) or cell is None:
+        return None
+    if isinstance(cell, int | float):
+        return float(cell)
+    if isinstance(cell, str):
+        try:
+            return float(cell.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _same_real(p: Real, a: float, b: float) -> bool:
+    span = p.high - p.low
+    if p.log:
+        if a <= 0 or b <= 0:
+            return False
+        a, b, span = math.log(a), math.log(b), math.log(p.high) - math.log(p.low)
+    return abs(a - b) <= max(REL_TOLERANCE * max(abs(a), abs(b)), SPAN_TOLERANCE * span)
+
+
+def _same_choice(p: Categorical, cell: Cell, stored: Any) -> bool:
+    # A spreadsheet may hand back the choice 4 as "4.0", or True as "TRUE": try those readings too.
+    readings: list[Any] = [cell]
+    if isinstance(cell, str):
+        readings.append(_number(cell))
+        if cell.strip().casefold() in ("true", "false"):
+            readings.append(cell.strip().casefold() == "true")
+    want = p.index(stored)
+    for reading in readings:
+        try:
+            if reading is not None and p.index(reading) == want:
+                return True
+        except BoLoopError:
+            continue
+    return False
+
+
+def _param_problem(p: Real | Integer | Categorical, cell: Cell, stored: Any) -> Problem | None:
+    """Why a parameter cell does not show the stored value, or None when it does."""
+    if isinstance(p, Categorical):
+        same = not is_blank(cell) and _same_choice(p, cell, stored)
+    else:
+        v = _number(cell)
+        if v is None or not math.isfinite(v):
+            same = False
+        elif isinstance(p, Integer):
+            same = v == float(stored)
+        else:
+            same = _same_real(p, v, float(stored))
+    if same:
+        return None
+    shown = "blank" if is_blank(cell) else repr(_text(cell))
+    return Problem(
+        f"{p.name} changed",
+        f"{p.name!r} was edited: the file says {shown} but the trial was asked at {stored!r}. "
+        "A trial's settings cannot change: put the asked value back, or, if the rig really ran "
+        "at other settings, write 'abandoned' as the result and record the run with `bo-loop add`",
+    )
+
+
+def _result(cell: Cell, objective: Objective) -> tuple[Action, float | None, Problem | None]:
+    """Classify a result cell: (action, value, problem)."""
+    if is_blank(cell):
+        return "pending", None, None
+    if isinstance(cell, str) and cell.strip().casefold() in FAIL_MARKERS:
+        return "fail", None, None
+    if isinstance(cell, str) and cell.strip().casefold() in ABANDON_MARKERS:
+        return "abandon", None, None
+    raw = _number(cell)
+    if raw is None:
+        detail = (
+            f"the result {_text(cell)!r} is not a number (write a number with a decimal point, "
+            f"'failed' with the reason in {NOTE_COLUMN!r}, 'abandoned', or leave it blank)"
+        )
+        return "error", None, Problem("result not a number", detail)
+    try:
+        return "tell", objective.parse_value(raw), None
+    except BoLoopError as e:
+        return (
+            "error",
+            None,
+            Problem("result refused", f"the result {_text(cell)!r} is refused: {e}"),
+        )
+
+
+def _check_header(sheet: Sheet, space: Space, objective: Objective) -> list[str]:
+    """Refuse a file missing a needed column; return the columns that will be ignored."""
+    needed = [TRIAL_COLUMN, *space.names, objective.name]
+    missing = [c for c in needed if c not in sheet.columns]
+    if missing:
+        raise RoundFileError(
+            f"{sheet.name}, header (row {sheet.header_row}): missing column(s) {missing!r}; a "
+            f"round file needs {needed!r} ({NOTE_COLUMN!r} optional), and has {sheet.columns!r}."
+        )
+    return [c for c in sheet.columns if c not in (*needed, NOTE_COLUMN)]
+
+
+def _trial_number(cell: Cell) -> int | None:
+    n = _number(cell)
+    return int(n) if n is not None and n.is_integer() and n >= 0 else None
+
+
+def plan_tell(
+    sheet: Sheet, space: Space, objective: Objective, trials: Sequence[Trial]
+) -> tuple[list[RowPlan], list[str]]:
+    """Check every row of a filled-in round file against the stored trials.
+
+    Returns:
+        One plan per row, in file order (rows that broke a rule have ``action == "error"`` and
+        list every rule they broke), and the file's extra columns, which are ignored.
+
+    Raises:
+        RoundFileError: the header lacks a needed column, or the file has no rows.
+    """
+    ignored = _check_header(sheet, space, objective)
+    if not sheet.rows:
+        raise RoundFileError(f"{sheet.name} has a header but no trial rows.")
+    by_number: Mapping[int, Trial] = {t.number: t for t in trials}
+    numbers = [_trial_number(cells[TRIAL_COLUMN]) for _, cells in sheet.rows]
+    rows_of: dict[int, list[int]] = {}
+    for (row, _), n in zip(sheet.rows, numbers, strict=True):
+        if n is not None:
+            rows_of.setdefault(n, []).append(row)
+    known = f"0..{max(by_number)}" if by_number else "none yet"
+
+    plans: list[RowPlan] = []
+    for (row, cells), number in zip(sheet.rows, numbers, strict=True):
+        result = _text(cells[objective.name])
+        note = None if is_blank(cells.get(NOTE_COLUMN)) else _text(cells.get(NOTE_COLUMN))
+        problems: list[Problem] = []
+        trial = None if number is None else by_number.get(number)
+        if number is None:
+            shown = _text(cells[TRIAL_COLUMN]) or "(blank)"
+            problems.append(Problem("bad trial number",
+                                    f"the trial number {shown!r} is not a whole number >= 0"))  # fmt: skip
+        elif trial is None:
+            problems.append(Problem("no such trial",
+                                    f"there is no trial {number} in this campaign (trial numbers: {known})"))  # fmt: skip
+        if number is not None and len(rows_of[number]) > 1:
+            others = ", ".join(str(r) for r in rows_of[number])
+            problems.append(Problem("duplicate row",
+                                    f"trial {number} appears in more than one row (rows {others}): keep one"))  # fmt: skip
+        if trial is not None:
+            for p in space.parameters:
+                problem = _param_problem(p, cells[p.name], trial.params[p.name])
+                if problem:
+                    problems.append(problem)
+        action, value, problem = _result(cells[objective.name], objective)
+        if problem:
+            problems.append(problem)
+        remark = "no result yet" if action == "pending" else ""
+        if trial is not None and action != "error" and trial.state is not TrialState.PENDING:
+            action, remark, problem = _against_finished(trial, action, value, objective)
+            if problem:
+                problems.append(problem)
+        if note and action in ("tell", "pending"):
+            remark = "note not stored: only a failed or abandoned trial keeps one"
+        if problems:
+            plans.append(RowPlan(row, number, result, "error", note=note, problems=tuple(problems)))
+        else:
+            plans.append(RowPlan(row, number, result, action, value, note, remark))
+    return plans, ignored
+
+
+def _against_finished(
+    trial: Trial, action: Action, value: float | None, objective: Objective
+) -> tuple[Action, str, Problem | None]:
+    """A row for a trial that is no longer pending: the same result again is a harmless repeat
+    (a file told twice, or told again after an interrupted tell); anything else is refused."""
+    state = trial.state
+    if action == "pending":
+        return "recorded", f"already {state.value}", None
+    same = (
+        (action == "tell" and state is TrialState.COMPLETED and trial.value is not None
+         and value is not None and math.isclose(value, trial.value, rel_tol=REL_TOLERANCE))
+        or (action == "fail" and state is TrialState.FAILED)
+        or (action == "abandon" and state is TrialState.ABANDONED)
+    )  # fmt: skip
+    if same:
+        return "recorded", f"already {state.value} with this result", None
+    stored = f" ({objective.name} = {trial.value!r})" if trial.value is not None else ""
+    return (
+        "error",
+        "",
+        Problem(
+            f"already {state.value}",
+            f"trial {trial.number} is already {state.value.upper()}{stored}, and only a pending "
+            "trial can take a result; remove the row or clear its result cell",
+        ),
+    )
+
+
+#: The actions that write to the campaign.
+WRITES = ("tell", "fail", "abandon")
+
+
+def apply_plans(campaign: Campaign, plans: Sequence[RowPlan]) -> None:
+    """Record checked rows (none of them an error) in file order.
+
+    Each row is its own transaction (``Campaign.tell`` is per trial), so a trial recorded by
+    someone else between the check and this point stops the run halfway; the message says which
+    rows went in, and running the same file again skips them (a repeated result is "unchanged").
+
+    Raises:
+        RoundFileError: a row could not be recorded; the rows before it were.
+    """
+    assert not any(p.action == "error" for p in plans), "apply only a file without errors"
+    done: list[RowPlan] = []
+    for i, p in enumerate(plans):
+        if p.action not in WRITES:
+            continue
+        assert p.trial is not None
+        try:
+            if p.action == "tell":
+                assert p.value is not None
+                campaign.tell(p.trial, p.value)
+            elif p.action == "fail":
+                campaign.fail(p.trial, reason=p.note)
+            else:
+                campaign.abandon(p.trial, reason=p.note)
+        except BoLoopError as e:
+            applied = ", ".join(str(d.row) for d in done) or "none"
+            rest = ", ".join(str(r.row) for r in plans[i:] if r.action in WRITES)
+            raise RoundFileError(
+                f"{p.label} could not be recorded: {e} The trial changed after the file was "
+                f"checked (someone else recorded it meanwhile). Recorded: row(s) {applied}. Not "
+                f"recorded: row(s) {rest}. Check row {p.row}, then run the same command again: "
+                "rows already recorded are recognised and skipped."
+            ) from None
+        done.append(p)
+
+
+def summary(plans: Sequence[RowPlan]) -> str:
+    """``Recorded: told 2, failed 1, left pending 1.``"""
+    count = {a: sum(p.action == a for p in plans) for a in (*WRITES, "pending", "recorded")}
+    parts = [f"told {count['tell']}", f"failed {count['fail']}"]
+    if count["abandon"]:
+        parts.append(f"abandoned {count['abandon']}")
+    parts.append(f"left pending {count['pending']}")
+    if count["recorded"]:
+        parts.append(f"unchanged {count['recorded']}")
+    return "Recorded: " + ", ".join(parts) + "."
