@@ -1,0 +1,274 @@
+"""Benchmark harness of issue 4: bo_loop against Ax, Optuna, scikit-optimize, BayBE and random search.
+
+Every (method, problem, seed) run drives the method through its own ask/tell API with
+`experiments.peers.run_loop`, so every method sees the same noise for the same seed. Each run
+executes in a fresh worker process (``python -m experiments.compare --worker ...``): runs cannot
+share global state (torch threads, seeds, caches), a crash loses one run, and the worker's peak
+resident memory is the run's own. One JSON line per finished run goes to ``OUT/<method>.jsonl``;
+runs already there are skipped, so an interrupted benchmark resumes where it stopped.
+
+    python -m experiments.compare                              # every method, problem, 10 seeds
+    python -m experiments.compare --methods random,bo_loop_gp --problems branin --seeds 3
+    python -m experiments.compare --smoke                      # seconds: tiny budgets, fast methods
+    python -m experiments.compare --report-only                # tables and plots from the JSONL
+
+The report (``experiments/RESULTS.md`` and one regret-curve PNG per problem) is written by
+`experiments.compare_report` after every invocation, from everything in ``OUT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from experiments.peers import PEERS, Record, run_loop
+from experiments.problems import PROBLEMS, Problem, smoke
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "experiments" / "results" / "compare"
+SMOKE_OUT = ROOT / "experiments" / "results" / "compare_smoke"
+DEFAULT_RESULTS = ROOT / "experiments" / "RESULTS.md"
+
+#: Methods cheap enough for `--smoke` and for 10 seeds on every problem in well under an hour.
+FAST_METHODS = ("random", "optuna_tpe", "optuna_gp", "skopt", "bo_loop_gp")
+SMOKE_METHODS = ("random", "optuna_tpe", "bo_loop_gp")
+SMOKE_BUDGET = 6
+
+#: The library each method imports, loaded before the run so that the memory delta is the run's.
+_LIBRARY = {
+    "bo_loop_gp": "bo_loop",
+    "bo_loop_dngo": "bo_loop",
+    "ax": "ax",
+    "optuna_tpe": "optuna",
+    "optuna_gp": "optuna",
+    "skopt": "skopt",
+    "baybe": "baybe",
+    "random": "numpy",
+}
+
+
+def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Record]:
+    """bo_loop through `Campaign` on a fresh SQLite file, with its defaults and ``seed``."""
+    import bo_loop as bl
+    import bo_loop.storage
+
+    parameters: list[bl.Real | bl.Integer | bl.Categorical] = []
+    for p in problem.params:
+        if p["type"] == "categorical":
+            parameters.append(bl.Categorical(p["name"], p["choices"]))
+        elif p["type"] == "integer":
+            parameters.append(bl.Integer(p["name"], p["low"], p["high"]))
+        else:
+            parameters.append(bl.Real(p["name"], p["low"], p["high"], log=p["log"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        campaign = bl.Campaign.create(
+            f"{problem.name}-{seed}",
+            parameters,
+            bl.Objective("y", problem.goal),
+            storage=url,
+            surrogate=surrogate,
+            seed=seed,
+        )
+
+        def ask() -> tuple[int, dict[str, Any]]:
+            (trial,) = campaign.ask(1)
+            return trial.number, dict(trial.params)
+
+        def tell(number: int, value: float) -> None:
+            campaign.tell(number, value)
+
+        try:
+            return run_loop(problem, seed, ask, tell)
+        finally:
+            bo_loop.storage.dispose(url)
+
+
+METHODS: dict[str, Callable[[Problem, int], list[Record]]] = {
+    "bo_loop_gp": lambda problem, seed: run_bo_loop(problem, seed, "gp"),
+    "bo_loop_dngo": lambda problem, seed: run_bo_loop(problem, seed, "dngo"),
+    **PEERS,
+}
+"""Every method by the name used in result files and tables."""
+
+
+def _maxrss_mib() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
+    """Run one (method, problem, seed) in this process and return its result line."""
+    __import__(_LIBRARY.get(method, "numpy"))
+    rss_before = _maxrss_mib()
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    records = METHODS[method](problem, seed)
+    wall = time.perf_counter() - started
+    return {
+        "method": method,
+        "problem": problem.name,
+        "seed": seed,
+        "budget": problem.budget,
+        "records": records,
+        "wall_seconds": wall,
+        "peak_rss_mib": _maxrss_mib(),
+        "rss_growth_mib": _maxrss_mib() - rss_before,
+        "loadavg_1min": [load_before, os.getloadavg()[0]],
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def result_path(out: Path, label: str) -> Path:
+    """The JSON-lines file that holds every run of one method (or labelled variant)."""
+    return out / f"{label}.jsonl"
+
+
+def load_runs(out: Path) -> list[dict[str, Any]]:
+    """Every finished run under ``out``; a truncated last line (a killed writer) is ignored."""
+    runs = []
+    for path in sorted(out.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                runs.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return runs
+
+
+def _worker(method: str, problem_name: str, seed: int, budget: int, dest: Path) -> None:
+    problem = PROBLEMS[problem_name]
+    if budget != problem.budget:
+        problem = smoke(problem, budget)
+    dest.write_text(json.dumps(run_one(method, problem, seed)))
+
+
+def _spawn(method: str, problem: Problem, seed: int, label: str) -> dict[str, Any]:
+    """Run one (method, problem, seed) in a fresh worker process and return its result line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "run.json"
+        cmd = [sys.executable, "-m", "experiments.compare", "--worker", method, problem.name]
+        cmd += [str(seed), str(problem.budget), str(dest)]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not dest.exists():
+            tail = (done.stderr or done.stdout)[-2000:]
+            raise RuntimeError(f"{method} on {problem.name} seed {seed} failed:\n{tail}")
+        result: dict[str, Any] = json.loads(dest.read_text())
+    result["method"] = label
+    result["implementation"] = method
+    return result
+
+
+def plan(
+    methods: Sequence[str], problems: Sequence[Problem], seeds: int, out: Path, label: str | None
+) -> list[tuple[str, str, Problem, int]]:
+    """The runs still to do, seed-major so that an interrupted benchmark has whole seeds."""
+    done = {(r["method"], r["problem"], r["seed"], r["budget"]) for r in load_runs(out)}
+    todo = []
+    for seed in range(seeds):
+        for problem in problems:
+            for method in methods:
+                name = label or method
+                if (name, problem.name, seed, problem.budget) not in done:
+                    todo.append((method, name, problem, seed))
+    return todo
+
+
+def execute(todo: Sequence[tuple[str, str, Problem, int]], out: Path, progress: bool) -> int:
+    """Run every planned run, appending each result line as soon as it finishes.
+
+    Returns:
+        The number of runs that failed (their errors are printed; the others still run).
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("runs", total=len(todo))
+        for method, label, problem, seed in todo:
+            bar.update(task, description=f"{label} {problem.name} seed {seed}")
+            try:
+                result = _spawn(method, problem, seed, label)
+            except RuntimeError as error:
+                failures += 1
+                bar.console.print(str(error))
+            else:
+                with result_path(out, label).open("a") as handle:
+                    handle.write(json.dumps(result) + "\n")
+            bar.advance(task)
+    return failures
+
+
+def _names(text: str, known: Sequence[str], what: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown {what} {unknown}; choose from {list(known)}")
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--worker"]:
+        method, problem_name, seed, budget, dest = args[1:6]
+        _worker(method, problem_name, int(seed), int(budget), Path(dest))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__)
+    parser.add_argument("--methods", help=f"comma-separated, from {list(METHODS)}")
+    parser.add_argument("--problems", help=f"comma-separated, from {list(PROBLEMS)}")
+    parser.add_argument("--seeds", type=int, help="seeds 0..N-1 per run (default 10; smoke 1)")
+    parser.add_argument("--smoke", action="store_true", help="tiny budgets, fast methods, 1 seed")
+    parser.add_argument("--out", type=Path, help="folder of JSONL and PNG files")
+    parser.add_argument("--results", type=Path, help="the Markdown report to write")
+    parser.add_argument("--label", help="store runs under this method name (a variant)")
+    parser.add_argument("--report-only", action="store_true", help="no runs; rebuild the report")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    opts = parser.parse_args(args)
+
+    smoke_mode = bool(opts.smoke) or os.environ.get("SMOKE_TEST") == "1"
+    out = opts.out or (SMOKE_OUT if smoke_mode else DEFAULT_OUT)
+    results = opts.results or (out / "RESULTS.md" if smoke_mode else DEFAULT_RESULTS)
+    default_methods = SMOKE_METHODS if smoke_mode else tuple(METHODS)
+    methods = _names(opts.methods, list(METHODS), "methods") if opts.methods else default_methods
+    names = _names(opts.problems, list(PROBLEMS), "problems") if opts.problems else list(PROBLEMS)
+    problems = [smoke(PROBLEMS[n], SMOKE_BUDGET) if smoke_mode else PROBLEMS[n] for n in names]
+    seeds = opts.seeds if opts.seeds is not None else (1 if smoke_mode else 10)
+
+    failures = 0
+    if not opts.report_only:
+        todo = plan(methods, problems, seeds, out, opts.label)
+        failures = execute(todo, out, progress=not opts.no_progress)
+
+    from experiments.compare_report import write_report
+
+    command = "python -m experiments.compare " + " ".join(args)
+    write_report(out, results, problems, command=command.strip())
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

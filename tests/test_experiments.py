@@ -1,0 +1,60 @@
+"""The benchmark harness in --smoke mode: JSON lines, a RESULTS table, PNGs, and resuming.
+
+It runs as ``python -m experiments.compare`` in a subprocess from the repository root, exactly
+as `make bench` does (``experiments`` is not an installed package).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compare(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.compare", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_smoke_run_writes_jsonl_results_and_plots(tmp_path: Path) -> None:
+    out, results = tmp_path / "out", tmp_path / "RESULTS.md"
+    argv = ["--smoke", "--methods", "random,bo_loop_gp", "--problems", "xsin"]
+    argv += ["--out", str(out), "--results", str(results), "--no-progress"]
+
+    done = _compare(*argv)
+    assert done.returncode == 0, done.stderr
+
+    lines = {m: (out / f"{m}.jsonl").read_text().splitlines() for m in ("random", "bo_loop_gp")}
+    for method, rows in lines.items():
+        runs = [json.loads(row) for row in rows]
+        assert [r["problem"] for r in runs] == ["xsin"]
+        for run in runs:
+            assert run["method"] == method and run["seed"] == 0
+            assert len(run["records"]) == run["budget"] == 6
+            assert {"params", "observed", "true", "seconds"} <= set(run["records"][0])
+            assert run["peak_rss_mib"] > 0
+    text = results.read_text()
+    assert "python -m experiments.compare --smoke" in text
+    assert "| bo_loop_gp | 1 |" in text and "| random | 1 |" in text
+    assert "## Checks" in text
+    assert (out / "xsin.png").stat().st_size > 0
+
+    # Finished runs are skipped: a second invocation adds no lines.
+    again = _compare(*argv)
+    assert again.returncode == 0, again.stderr
+    assert (out / "random.jsonl").read_text().splitlines() == lines["random"]
+    assert (out / "bo_loop_gp.jsonl").read_text().splitlines() == lines["bo_loop_gp"]
+
+
+def test_unknown_method_is_refused(tmp_path: Path) -> None:
+    done = _compare("--smoke", "--methods", "nope", "--out", str(tmp_path), "--no-progress")
+    assert done.returncode != 0
+    assert "unknown methods ['nope']" in done.stderr
