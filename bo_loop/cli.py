@@ -218,7 +218,9 @@ def pending(ctx: click.Context, campaign: str, output: Path | None, force: bool,
         c.space, c.objective, trials, title="Pending trials", outcome=False
     )
     out.print(table)
-    if path is not None:
+    if path is not None and not trials:
+        out.print(f"No pending trials: {path} was not written.")
+    elif path is not None:
         cli_files.check_column_names(c.space, c.objective)
         cli_files.write_round_file(path, c.space, c.objective, trials)
         out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
@@ -297,7 +299,7 @@ def status(ctx: click.Context, campaign: str, storage: str | None) -> None:
     trials = c.trials()
     out.print(
         f"[bold]{c.name}[/]: {c.objective.goal} {c.objective.name!r}, {len(c.space)} parameters, "
-        f"surrogate {c.surrogate}, storage {_display(_storage(ctx, storage))}",
+        f"surrogate {c.surrogate}, storage {c.storage}",
         highlight=False,
     )
     out.print(cli_report.counts_line(trials))
