@@ -101,7 +101,7 @@ def cli(ctx: click.Context, storage: str | None) -> None:
 @storage_option
 @click.pass_context
 def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
-    """Create a campaign from a YAML or TOML spec file (see examples/)."""
+    """Create a campaign from a YAML or TOML spec (see examples/)."""
     parsed = load_spec(spec)
     where = _storage(ctx, storage) or os.environ.get(STORAGE_ENV) or parsed.storage
     try:
@@ -171,7 +171,7 @@ def list_campaigns(ctx: click.Context, storage: str | None) -> None:
 @click.pass_context
 def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool,
         storage: str | None) -> None:  # fmt: skip
-    """Ask for COUNT new trials and write them to a round file to fill in.
+    """Ask for -n new trials; write them to a round file to fill in.
 
     The trials are pending from now on. An existing output file is never overwritten without
     --force (it may hold results typed by hand); this is checked before asking, so a refused
@@ -210,7 +210,10 @@ def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool
 @click.pass_context
 def pending(ctx: click.Context, campaign: str, output: Path | None, force: bool,
             storage: str | None) -> None:  # fmt: skip
-    """Show the pending trials; with -o, write them as a round file again (a lost round)."""
+    """Show pending trials; -o writes them to a round file again.
+
+    For a round file that was lost, or could not be written after asking.
+    """
     path = cli_files.check_output_path(output, force=force) if output else None
     c = _load(ctx, campaign, storage)
     trials = c.trials(TrialState.PENDING)
@@ -270,7 +273,7 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
 @storage_option
 @click.pass_context
 def add(ctx: click.Context, campaign: str, file: Path, storage: str | None) -> None:
-    """Record runs that bo_loop did not propose, from a CSV or XLSX file.
+    """Record runs bo_loop did not propose, from a CSV or XLSX file.
 
     One row per run, with exactly the columns: every parameter and the objective. Every row is
     checked (settings inside the space, a numeric result); if any row is bad, nothing is stored.
@@ -294,7 +297,7 @@ def add(ctx: click.Context, campaign: str, file: Path, storage: str | None) -> N
 @storage_option
 @click.pass_context
 def status(ctx: click.Context, campaign: str, storage: str | None) -> None:
-    """Trials by state, the best so far, and how the best has improved."""
+    """Trials by state, best so far, and its progress."""
     c = _load(ctx, campaign, storage)
     trials = c.trials()
     out.print(
@@ -341,7 +344,7 @@ def best(ctx: click.Context, campaign: str, storage: str | None) -> None:
 @storage_option
 @click.pass_context
 def recommend(ctx: click.Context, campaign: str, risk_aversion: float, storage: str | None) -> None:
-    """The settings the surrogate predicts to be best, with mean, sd and a 95% interval."""
+    """The surrogate's best settings, with mean, sd, 95% interval."""
     c = _load(ctx, campaign, storage)
     with err.status("Fitting the surrogate..."):
         rec = c.recommend(risk_aversion=risk_aversion)
@@ -358,7 +361,10 @@ def recommend(ctx: click.Context, campaign: str, risk_aversion: float, storage: 
 def export(
     ctx: click.Context, campaign: str, output: Path, force: bool, storage: str | None
 ) -> None:
-    """Write every trial (parameters, state, outcome, source, times) to a CSV or XLSX file."""
+    """Write every trial to a CSV or XLSX file.
+
+    Columns: number, state, parameters, outcome, source, generator, reason, and the times (UTC).
+    """
     path = cli_files.check_output_path(output, force=force)
     c = _load(ctx, campaign, storage)
     frame = c.to_dataframe()
