@@ -81,17 +81,53 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Reco
             seed=seed,
         )
 
+        # CPU seconds of this process per iteration as well as run_loop's wall seconds: bo_loop
+        # runs small-data model math on one thread, so CPU time estimates the wall time on an
+        # idle machine even while other jobs share the cores.
+        cpu: list[float] = []
+
         def ask() -> tuple[int, dict[str, Any]]:
+            start = time.process_time()
             (trial,) = campaign.ask(1)
+            cpu.append(time.process_time() - start)
             return trial.number, dict(trial.params)
 
         def tell(number: int, value: float) -> None:
+            start = time.process_time()
             campaign.tell(number, value)
+            cpu[-1] += time.process_time() - start
 
         try:
-            return run_loop(problem, seed, ask, tell)
+            records = run_loop(problem, seed, ask, tell)
         finally:
             bo_loop.storage.dispose(url)
+    for record, seconds in zip(records, cpu, strict=True):
+        record["cpu_seconds"] = seconds
+    return records
+
+
+#: Environment variable holding ``NAME=VALUE,...`` overrides of `bo_loop.propose` constants for
+#: bo_loop variants (``--bo-loop-set``), so the harness can measure a default before changing it.
+OVERRIDES_ENV = "BO_LOOP_BENCH_SET"
+
+
+def apply_overrides(text: str) -> dict[str, Any]:
+    """Set module constants of `bo_loop.propose` (or ``gp.NAME``) from ``NAME=VALUE,...``."""
+    import bo_loop.propose
+    import bo_loop.surrogates.gp
+
+    applied: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, raw = item.partition("=")
+        module: Any = bo_loop.propose
+        if name.startswith("gp."):
+            module, name = bo_loop.surrogates.gp, name[3:]
+        if not hasattr(module, name):
+            raise SystemExit(f"{module.__name__} has no constant {name!r}")
+        value = json.loads(raw)
+        setattr(module, name, value)
+        applied[f"{module.__name__}.{name}"] = value
+    return applied
 
 
 METHODS: dict[str, Callable[[Problem, int], list[Record]]] = {
@@ -110,6 +146,7 @@ def _maxrss_mib() -> float:
 def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
     """Run one (method, problem, seed) in this process and return its result line."""
     __import__(_LIBRARY.get(method, "numpy"))
+    overrides = apply_overrides(os.environ.get(OVERRIDES_ENV, "")) if "bo_loop" in method else {}
     rss_before = _maxrss_mib()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -121,6 +158,7 @@ def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
         "seed": seed,
         "budget": problem.budget,
         "records": records,
+        "overrides": overrides,
         "wall_seconds": wall,
         "peak_rss_mib": _maxrss_mib(),
         "rss_growth_mib": _maxrss_mib() - rss_before,
@@ -245,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder of JSONL and PNG files")
     parser.add_argument("--results", type=Path, help="the Markdown report to write")
     parser.add_argument("--label", help="store runs under this method name (a variant)")
+    parser.add_argument(
+        "--bo-loop-set", help="NAME=JSON,... overrides of bo_loop.propose constants (use --label)"
+    )
     parser.add_argument("--report-only", action="store_true", help="no runs; rebuild the report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     opts = parser.parse_args(args)
@@ -258,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = [smoke(PROBLEMS[n], SMOKE_BUDGET) if smoke_mode else PROBLEMS[n] for n in names]
     seeds = opts.seeds if opts.seeds is not None else (1 if smoke_mode else 10)
 
+    if opts.bo_loop_set:
+        os.environ[OVERRIDES_ENV] = opts.bo_loop_set
     failures = 0
     if not opts.report_only:
         todo = plan(methods, problems, seeds, out, opts.label)

@@ -55,6 +55,7 @@ def summarize(runs: Sequence[dict[str, Any]], problem: Problem) -> dict[str, Any
     """
     curves: list[list[float]] = []
     seconds: list[float] = []
+    cpu: list[float] = []
     to_target: list[float] = []
     target = TARGETS.get(problem.name, 0.0)
     for run in runs:
@@ -62,6 +63,7 @@ def summarize(runs: Sequence[dict[str, Any]], problem: Problem) -> dict[str, Any
         curve = problem.regret_curve([r["observed"] for r in records], [r["true"] for r in records])
         curves.append(curve)
         seconds.extend(r["seconds"] for r in records)
+        cpu.extend(r["cpu_seconds"] for r in records if "cpu_seconds" in r)
         hit = next((i + 1 for i, c in enumerate(curve) if c <= target), math.inf)
         to_target.append(hit)
     finals = [c[-1] for c in curves]
@@ -74,6 +76,7 @@ def summarize(runs: Sequence[dict[str, Any]], problem: Problem) -> dict[str, Any
         "reached": sum(math.isfinite(t) for t in to_target),
         "sec_median": statistics.median(seconds),
         "sec_mean": statistics.fmean(seconds),
+        "cpu_median": statistics.median(cpu) if cpu else math.nan,
         "rss": statistics.median(run["peak_rss_mib"] for run in runs),
         "rss_growth": statistics.median(run["rss_growth_mib"] for run in runs),
         "load": (min(loads), max(loads)) if loads else (math.nan, math.nan),
@@ -204,7 +207,10 @@ def write_report(
         "objective is not timed), median over every iteration of every seed. Peak RSS is the "
         "worker process's high-water resident memory (`resource.getrusage` ru_maxrss; each run "
         "has its own fresh process, imports included); growth is the peak after the run minus "
-        "the peak after importing the method's library.",
+        "the peak after importing the method's library. 'CPU s/iter' (bo_loop only) is the "
+        "worker's process CPU time per ask plus tell: bo_loop runs small-data model math on one "
+        "thread, so it estimates the wall time on an idle machine; peers use several threads, "
+        "so theirs is not recorded.",
         "",
         "Targets for 'evals to target' (regret): "
         + ", ".join(f"{k} {v:g}" for k, v in TARGETS.items())
@@ -226,8 +232,8 @@ def write_report(
             f"![{problem.name}]({_relative(out / f'{problem.name}.png', results.parent)})",
             "",
             "| method | seeds | final regret median | IQR | evals to target (reached) "
-            "| median s/iter | mean s/iter | peak RSS MiB (growth) | load 1-min |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| median s/iter | mean s/iter | median CPU s/iter | peak RSS MiB (growth) | load 1-min |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for method in _method_order(list(per_method)):
             s = per_method[method]
@@ -236,6 +242,7 @@ def write_report(
                 f"| {method} | {s['seeds']} | {_fmt(q50)} | {_fmt(q25)} - {_fmt(q75)} "
                 f"| {_fmt(s['to_target'])} ({s['reached']}/{s['seeds']}) "
                 f"| {_seconds(s['sec_median'])} | {_seconds(s['sec_mean'])} "
+                f"| {_seconds(s['cpu_median']) if math.isfinite(s['cpu_median']) else '-'} "
                 f"| {s['rss']:.0f} ({s['rss_growth']:.0f}) "
                 f"| {s['load'][0]:.1f}-{s['load'][1]:.1f} |"
             )
