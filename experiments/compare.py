@@ -149,9 +149,11 @@ def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
     overrides = apply_overrides(os.environ.get(OVERRIDES_ENV, "")) if "bo_loop" in method else {}
     rss_before = _maxrss_mib()
     load_before = os.getloadavg()[0]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     records = METHODS[method](problem, seed)
     wall = time.perf_counter() - started
+    # CPU time of every thread of the worker: the run's work, whatever the load on the machine.
+    cpu = time.process_time() - cpu_started
     return {
         "method": method,
         "problem": problem.name,
@@ -160,6 +162,7 @@ def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
         "records": records,
         "overrides": overrides,
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
         "peak_rss_mib": _maxrss_mib(),
         "rss_growth_mib": _maxrss_mib() - rss_before,
         "loadavg_1min": [load_before, os.getloadavg()[0]],
