@@ -11,12 +11,14 @@ import builtins
 import numbers
 import os
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from bo_loop import surrogates
+from bo_loop.audit import history_frame
 from bo_loop.exceptions import BoLoopError, ObjectiveError, SpaceError
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.modeling import Recommendation, fit_model, predict_rows, recommend_point
@@ -357,4 +359,120 @@ class Campaign:
         return (
             f"Campaign({self.name!r}, {len(self.space)} parameters, {self.objective.goal} "
             f"{self.objective.name!r}, surrogate={self.surrogate!r}, storage={self.storage!r})"
+        )
+
+    # -- corrections and housekeeping ------------------------------------------------------
+
+    @staticmethod
+    def _check_reason(reason: object) -> str:
+        if not isinstance(reason, str) or not reason.strip():
+            raise BoLoopError(
+                f"A correction needs a reason: a non-empty string, but got reason={reason!r}."
+            )
+        return reason
+
+    def correct(self, number: int, value: float | Mapping[str, float], reason: str) -> Trial:
+        """Replace the told value of a completed trial, keeping the old one in its history.
+
+        A retracted trial can be corrected too: it becomes COMPLETED again with ``value``. The next
+        ask trains on the corrected value.
+
+        Args:
+            number: The trial's number.
+            value: The right value: a finite number, or ``{objective_name: number}``.
+            reason: Why the value changed (kept in :meth:`history`).
+
+        Raises:
+            TrialStateError: the trial is pending (tell it instead), abandoned or failed.
+        """
+        number = _check_int(number, "trial number", 0)
+        v = self.objective.parse_value(value)
+        why = self._check_reason(reason)
+        self._db.run(
+            lambda s: store.correct_observation(
+                s, self._id, number, objective=self.objective.name, value=v, reason=why
+            )
+        )
+        return self.trial(number)
+
+    def retract(self, number: int, reason: str) -> Trial:
+        """Withdraw the told value of a completed trial: it no longer counts for anything.
+
+        The trial then shows state FAILED with reason ``"retracted: <reason>"`` (the experiment ran
+        but its outcome is not usable), so the model ignores it and its point is not proposed
+        again. The value stays in :meth:`history`; :meth:`correct` brings the trial back.
+        """
+        number = _check_int(number, "trial number", 0)
+        why = self._check_reason(reason)
+        self._db.run(
+            lambda s: store.retract_observation(
+                s, self._id, number, objective=self.objective.name, reason=why
+            )
+        )
+        return self.trial(number)
+
+    def history(self, number: int | None = None) -> pd.DataFrame:
+        """Every change of every trial (or of one), oldest first.
+
+        Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract),
+        old_state, new_state, old_value, new_value, reason.
+        """
+        if number is not None:
+            number = _check_int(number, "trial number", 0)
+        events = self._db.run(lambda s: store.read_events(s, self._id, number), write=False)
+        return history_frame(events)
+
+    def abandon_stale(
+        self, older_than: timedelta, reason: str | None = None
+    ) -> builtins.list[Trial]:
+        """Abandon every trial still pending after ``older_than``: a silent rig stops blocking.
+
+        Abandoned points may be proposed again. A result that arrives later is not lost: store
+        it with :meth:`add_observation`. Ages are measured against the trials' ``created_at``,
+        written by the clock of the machine that asked.
+
+        Returns:
+            The trials abandoned, in number order.
+        """
+        if not isinstance(older_than, timedelta) or older_than <= timedelta(0):
+            raise BoLoopError(
+                f"older_than must be a positive datetime.timedelta, but got {older_than!r}."
+            )
+        why = reason if reason is not None else f"no result within {older_than}"
+        self._check_reason(why)
+        cutoff = store.utcnow() - older_than
+        return self._abandon_many(why, created_before=cutoff)
+
+    def abandon_pending(
+        self, reason: str, numbers: Sequence[int] | None = None
+    ) -> builtins.list[Trial]:
+        """Abandon every pending trial (or those of ``numbers`` still pending) in one transaction.
+
+        Returns:
+            The trials abandoned, in number order; trials no longer pending are left as they are.
+        """
+        why = self._check_reason(reason)
+        wanted = None
+        if numbers is not None:
+            if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
+                raise BoLoopError(f"numbers must be a list of trial numbers, but got {numbers!r}.")
+            wanted = [_check_int(n, "trial number", 0) for n in numbers]
+        return self._abandon_many(why, numbers=wanted)
+
+    def _abandon_many(self, reason: str, **where: Any) -> builtins.list[Trial]:
+        def work(session: Session) -> builtins.list[Trial]:
+            done = set(store.abandon_pending(session, self._id, reason=reason, **where))
+            trials = store.read_trials(session, self._id, self.objective.name)
+            return [t for t in trials if t.number in done]
+
+        return self._db.run(work)
+
+    def verify(self) -> builtins.list[str]:
+        """Check the stored campaign for anything half-written; an empty list means sound.
+
+        Trial numbers run 0..n-1 without gap or duplicate, a trial is COMPLETED exactly when it has
+        a value, and every trial's history ends in its current state and value.
+        """
+        return self._db.run(
+            lambda s: store.integrity_problems(s, self._id, self.objective.name), write=False
         )

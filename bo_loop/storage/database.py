@@ -72,6 +72,13 @@ def _is_transient(error: BaseException | None) -> bool:
     return sqlstate in {"40001", "40P01", "55P03"}
 
 
+def _is_create_race(error: SQLAlchemyError) -> bool:
+    """PostgreSQL: another process created the same table or type a moment before us."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    # 42P07 duplicate_table, 23505 unique_violation (pg_type), 42710 duplicate_object
+    return sqlstate in {"42P07", "23505", "42710"}
+
+
 def _describe(error: SQLAlchemyError, url: str) -> str:
     orig = getattr(error, "orig", None)
     text = str(orig if orig is not None else error).strip().splitlines()[0]
@@ -159,20 +166,25 @@ class Database:
     def _check_schema(self) -> None:
         for attempt in range(3):
             try:
-                schema.check(self.engine.execution_options(bo_loop_write=True), self.display_url)
+                # Read first: a read-only database (an archived campaign) can still be loaded
+                # and read; only an empty one needs the write lock, to create the tables.
+                if schema.check(self.engine, self.display_url):
+                    schema.create(
+                        self.engine.execution_options(bo_loop_write=True), self.display_url
+                    )
                 return
             except SchemaVersionError:
                 raise
             except SQLAlchemyError as e:
                 # Two processes creating the same new database at once: one wins, the other re-checks.
-                if attempt == 2:
+                if attempt == 2 or not (_is_transient(e) or _is_create_race(e)):
                     raise StorageError(_describe(e, self.display_url)) from e
                 time.sleep(0.2 * (attempt + 1))
 
-    def upgrade(self) -> tuple[str | None, str]:
-        """Upgrade the schema to this bo_loop's revision; returns (before, after)."""
+    def upgrade(self, revision: str = "head") -> tuple[str | None, str]:
+        """Upgrade the schema to ``revision`` (default: this bo_loop's); returns (before, after)."""
         try:
-            return schema.upgrade(self.engine.execution_options(bo_loop_write=True))
+            return schema.upgrade(self.engine.execution_options(bo_loop_write=True), revision)
         except SQLAlchemyError as e:
             raise StorageError(_describe(e, self.display_url)) from e
 

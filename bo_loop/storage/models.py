@@ -53,3 +53,28 @@ class ObservationRow(Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     value: Mapped[float] = mapped_column(Float(precision=53), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class TrialEventRow(Base):
+    """One change of a trial: asked, added, told, failed, abandoned, corrected or retracted.
+
+    Rows are only ever inserted (schema revision 0002): they are the audit trail that keeps every
+    value a trial ever held. The current value lives in ``observations`` so reads stay one join.
+    """
+
+    __tablename__ = "trial_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    old_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    new_state: Mapped[str] = mapped_column(String(16), nullable=False)
+    old_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+    new_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -39,20 +39,25 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Upgrade the database to the head revision, creating the tables when it is empty.
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Upgrade the database to ``revision`` (default: the head), creating the tables when empty.
 
     Returns:
         The revision before and after.
     """
     with engine.begin() as connection:
         before = current_revision(connection)
-        command.upgrade(_config(connection), "head")
-    return before, head_revision()
+        command.upgrade(_config(connection), revision)
+        after = current_revision(connection)
+    assert after is not None
+    return before, after
 
 
-def check(engine: Engine, url_for_messages: str) -> None:
-    """Create the schema in an empty database; refuse one written at another revision.
+def check(engine: Engine, url_for_messages: str) -> bool:
+    """Check the schema revision without writing anything.
+
+    Returns:
+        True when the database is empty and needs :func:`create`; False when it is at the head.
 
     Raises:
         SchemaVersionError: the database holds an older or newer schema, or is not bo_loop's.
@@ -62,15 +67,14 @@ def check(engine: Engine, url_for_messages: str) -> None:
         revision = current_revision(connection) if "alembic_version" in tables else None
     head = head_revision()
     if revision == head:
-        return
+        return False
     if revision is None:
         if tables - {"alembic_version"}:
             raise SchemaVersionError(
                 f"The database at {url_for_messages} holds tables {sorted(tables)} but no bo_loop "
                 "schema revision: it is not a bo_loop database. Use another storage URL."
             )
-        upgrade(engine)
-        return
+        return True
     if revision in known_revisions():
         raise SchemaVersionError(
             f"The database at {url_for_messages} has schema revision {revision}, but this bo_loop "
@@ -81,3 +85,21 @@ def check(engine: Engine, url_for_messages: str) -> None:
         f"The database at {url_for_messages} has schema revision {revision!r}, which this bo_loop "
         f"does not know (it knows up to {head}): it was written by a newer bo_loop. Upgrade bo_loop."
     )
+
+
+def create(engine: Engine, url_for_messages: str) -> None:
+    """Create the schema in an empty database; a no-op if another process just did.
+
+    ``engine`` must take the write lock when it begins (SQLite: ``BEGIN IMMEDIATE``) so that two
+    processes creating the same new database serialise here and the second finds it done.
+    """
+    with engine.begin() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if tables - {"alembic_version"}:
+            needs_create = False
+        else:
+            needs_create = True
+            command.upgrade(_config(connection), "head")
+    if not needs_create:
+        # Someone else created it between our check and our lock: verify what they made.
+        check(engine, url_for_messages)
