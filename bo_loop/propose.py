@@ -64,9 +64,14 @@ def torch_threads(n_observations: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+#: Sobol points before the surrogate takes over: DESIGN_PER_DIM per dimension, at least MIN_DESIGN.
+MIN_DESIGN = 5
+DESIGN_PER_DIM = 2
+
+
 def default_design_size(space: Space) -> int:
     """Sobol points before the surrogate takes over: twice the dimension, at least 5."""
-    return max(5, 2 * space.dim)
+    return max(MIN_DESIGN, DESIGN_PER_DIM * space.dim)
 
 
 def step_seed(seed: int, n_trials: int) -> int:

@@ -20,6 +20,10 @@ from bo_loop.surrogates.encoding import OneHotCategorical
 #: noise) are what the benchmarks measured. Kept as a dict so campaigns can store settings later.
 DEFAULT_SETTINGS: dict[str, Any] = {}
 
+#: L-BFGS-B iterations of the marginal-likelihood fit; None keeps BoTorch's default. The fit is
+#: about three quarters of an ask on Hartmann6 at 59 points (experiments/RESULTS.md, "Speed").
+FIT_MAXITER: int | None = None
+
 
 def fit_gp(
     train_X: Tensor,
@@ -53,6 +57,11 @@ def fit_gp(
         model = SingleTaskGP(
             train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot
         )
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        options = (
+            {}
+            if FIT_MAXITER is None
+            else {"optimizer_kwargs": {"options": {"maxiter": FIT_MAXITER}}}
+        )
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **options)
     model.eval()
     return model
