@@ -289,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--bo-loop-set", help="NAME=JSON,... overrides of bo_loop.propose constants (use --label)"
     )
+    parser.add_argument(
+        "--check-label", default="bo_loop_gp", help="the bo_loop run label the checks are about"
+    )
     parser.add_argument("--report-only", action="store_true", help="no runs; rebuild the report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     opts = parser.parse_args(args)
@@ -312,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from experiments.compare_report import write_report
 
     command = "python -m experiments.compare " + " ".join(args)
-    write_report(out, results, problems, command=command.strip())
+    write_report(out, results, problems, command=command.strip(), check_label=opts.check_label)
     return 1 if failures else 0
 
 

@@ -144,16 +144,18 @@ def plot_curves(summaries: dict[str, dict[str, Any]], problem: Problem, path: Pa
     plt.close(fig)
 
 
-def _checks(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
-    """The issue's two checks, one row per problem."""
+def _checks(table: dict[str, dict[str, dict[str, Any]]], label: str) -> list[str]:
+    """The issue's two checks for the method named ``label``, one row per problem."""
     lines = [
-        "| problem | bo_loop_gp median regret | best peer (median regret) | regret check "
-        "| bo_loop_gp median s/iter | ax median s/iter | ratio | speed check (<= 1/3) "
-        "| bo_loop_gp / ax mean CPU s/iter |",
+        f"Method checked: `{label}`.",
+        "",
+        f"| problem | {label} median regret | best peer (median regret) | regret check "
+        f"| {label} median s/iter | ax median s/iter | ratio | speed check (<= 1/3) "
+        f"| {label} / ax mean CPU s/iter |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, per_method in table.items():
-        ours = per_method.get(BO_LOOP)
+        ours = per_method.get(label)
         peers = {m: s for m, s in per_method.items() if m in PEERS}
         if ours is None or not peers:
             continue
@@ -173,7 +175,12 @@ def _checks(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 
 
 def write_report(
-    out: Path, results: Path, problems: Sequence[Problem], *, command: str
+    out: Path,
+    results: Path,
+    problems: Sequence[Problem],
+    *,
+    command: str,
+    check_label: str = BO_LOOP,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Write ``results`` (Markdown) and ``out/<problem>.png`` from every run under ``out``.
 
@@ -230,7 +237,7 @@ def write_report(
         "",
         "## Checks",
         "",
-        *_checks(table),
+        *_checks(table, check_label),
         "",
     ]
     for problem in problems:

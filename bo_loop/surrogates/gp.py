@@ -57,11 +57,9 @@ def fit_gp(
         model = SingleTaskGP(
             train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot
         )
-        options = (
-            {}
-            if FIT_MAXITER is None
-            else {"optimizer_kwargs": {"options": {"maxiter": FIT_MAXITER}}}
+        fit_options = None if FIT_MAXITER is None else {"options": {"maxiter": FIT_MAXITER}}
+        fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options
         )
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **options)
     model.eval()
     return model
