@@ -174,6 +174,41 @@ def _checks(table: dict[str, dict[str, dict[str, Any]]], label: str) -> list[str
     return lines
 
 
+def _speed_target(
+    by_key: dict[tuple[str, str], list[dict[str, Any]]], label: str, limit: float = 0.5
+) -> list[str]:
+    """The core issue's target: under ``limit`` s per iteration on Branin(30) and Hartmann6(60).
+
+    Measured as CPU seconds (bo_loop's model math runs on one thread, so on an idle machine wall
+    time is about the same) over the last 10 iterations of each run, where the data are largest.
+    """
+    lines = [
+        f"Speed target of the core issue (< {limit} s per iteration on an idle 2-core machine), "
+        f"`{label}`, CPU seconds per ask + tell over the last 10 iterations of each run:",
+        "",
+        "| problem | runs | median | 90th percentile | max | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("branin", "hartmann6"):
+        tail = [
+            r["cpu_seconds"]
+            for run in by_key.get((name, label), [])
+            for r in run["records"][-10:]
+            if "cpu_seconds" in r
+        ]
+        if not tail:
+            continue
+        median, p90 = np.quantile(tail, [0.5, 0.9])
+        verdict = (
+            "met" if p90 < limit else ("met at the median" if median < limit else "**not met**")
+        )
+        lines.append(
+            f"| {name} | {len(by_key[(name, label)])} | {median:.3f} s | {p90:.3f} s "
+            f"| {max(tail):.3f} s | {verdict} |"
+        )
+    return lines
+
+
 def write_report(
     out: Path,
     results: Path,
@@ -238,6 +273,8 @@ def write_report(
         "## Checks",
         "",
         *_checks(table, check_label),
+        "",
+        *_speed_target(by_key, check_label),
         "",
     ]
     for problem in problems:
