@@ -36,9 +36,13 @@ def _as_frame(
         return data
     if isinstance(data, str | os.PathLike):
         try:
-            return pd.read_csv(data)
+            frame = pd.read_csv(data)
         except (OSError, ValueError) as e:
             raise BoLoopError(f"Cannot read rows from {os.fspath(data)!r}: {e}") from None
+        # Label rows as a spreadsheet numbers them (the header is row 1), so that "row 7" in an
+        # error is row 7 in the file the user has open.
+        frame.index = frame.index + 2
+        return frame
     if isinstance(data, Sequence) and all(isinstance(r, Mapping) for r in data):
         return pd.DataFrame(list(data))
     raise BoLoopError(
@@ -65,6 +69,41 @@ def _coerce_number(parameter: Parameter | None, value: Any) -> Any:
     return value
 
 
+def _row_problems(
+    row: pd.Series, space: Space, objective: Objective
+) -> tuple[dict[str, Any], float] | str:
+    """The row's ``(params, value)``, or the rules it broke joined by "; "."""
+    problems = []
+    params: dict[str, Any] = {}
+    for p in space.parameters:
+        if p.name not in row.index:
+            continue
+        raw = _plain(row[p.name])
+        if raw is None:
+            problems.append(f"{p.name!r} is missing")
+            continue
+        try:
+            params[p.name] = p.validate(_coerce_number(p, raw))
+        except BoLoopError as e:
+            problems.append(str(e))
+    value = None
+    if objective.name in row.index:
+        raw = _coerce_number(None, _plain(row[objective.name]))
+        if raw is None:
+            problems.append(f"the outcome {objective.name!r} is missing")
+        else:
+            try:
+                value = objective.parse_value(raw)
+            except BoLoopError as e:
+                problems.append(f"the outcome {objective.name!r}: {e}")
+    if problems:
+        # Each rule is one sentence; joined, they read as one: "a; b; c."
+        return "; ".join(p.rstrip(".") for p in problems) + "."
+    if value is None or len(params) != len(space.parameters):
+        return "a parameter or outcome column is missing"
+    return params, value
+
+
 def parse_rows(
     data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     space: Space,
@@ -74,7 +113,12 @@ def parse_rows(
 ) -> tuple[list[tuple[dict[str, Any], float]], list[tuple[Any, str]]]:
     """Validate every row; return the valid ``(params, value)`` pairs and the rejects.
 
-    Rows are labelled by the DataFrame index (a CSV's first data row is 0).
+    Rows are labelled by the DataFrame's index; a CSV's rows by their line in the file, as a
+    spreadsheet numbers them (the header is row 1, the first data row is row 2).
+
+    Checked for every row: each parameter present, a number (an integer for ``Integer``) within
+    its bounds, or one of its choices; the outcome present, a finite number. A table with unknown
+    or missing columns is refused whole, with the rows' own problems listed too.
 
     Raises:
         ImportRowsError: with ``on_error="raise"``, if any row is bad (listing every bad row).
@@ -85,39 +129,27 @@ def parse_rows(
     expected = [*space.names, objective.name]
     unknown = [c for c in frame.columns if c not in expected]
     missing = [c for c in expected if c not in frame.columns]
-    if unknown or missing:
-        parts = []
-        if unknown:
-            parts.append(f"unknown column(s) {unknown!r}")
-        if missing:
-            parts.append(f"missing column(s) {missing!r}")
-        # A column problem concerns every row: refuse the whole table, whatever on_error says.
-        raise ImportRowsError([("(all)", f"{' and '.join(parts)}; expected exactly {expected!r}")])
+    column_problems: list[tuple[Any, str]] = []
+    if unknown:
+        column_problems.append(
+            ("(columns)", f"unknown column(s) {unknown!r}; expected exactly {expected!r}")
+        )
+    if missing:
+        column_problems.append(
+            ("(columns)", f"missing column(s) {missing!r}; every one of {expected!r} is needed")
+        )
     valid: list[tuple[dict[str, Any], float]] = []
     rejected: list[tuple[Any, str]] = []
     for label, row in frame.iterrows():
-        values = {c: _plain(row[c]) for c in frame.columns}
-        problems = []
-        params = {}
-        for p in space.parameters:
-            try:
-                params[p.name] = p.validate(_coerce_number(p, values[p.name]))
-            except BoLoopError as e:
-                problems.append(str(e))
-        raw = _coerce_number(None, values[objective.name])
-        value = None
-        if raw is None:
-            problems.append(f"the outcome {objective.name!r} is missing")
+        problems = _row_problems(row, space, objective)
+        if isinstance(problems, str):
+            rejected.append((label, problems))
         else:
-            try:
-                value = objective.parse_value(raw)
-            except BoLoopError as e:
-                problems.append(f"{objective.name!r}: {e}")
-        if problems:
-            rejected.append((label, "; ".join(problems)))
-        else:
-            assert value is not None
-            valid.append((params, value))
+            valid.append(problems)
+    if column_problems:
+        # A column problem concerns every row: refuse the whole table, whatever on_error says,
+        # but still report the rows' own problems so that one round of fixes is enough.
+        raise ImportRowsError(column_problems + rejected)
     if rejected and on_error == "raise":
         raise ImportRowsError(rejected)
     return valid, rejected
