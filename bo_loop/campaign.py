@@ -21,12 +21,14 @@ from bo_loop import surrogates
 from bo_loop.audit import history_frame
 from bo_loop.exceptions import BoLoopError, ObjectiveError, SpaceError
 from bo_loop.imports import ImportReport, parse_rows
-from bo_loop.modeling import Recommendation, fit_model, predict_rows, recommend_point
+from bo_loop.infer import infer_space
+from bo_loop.modeling import FittedModel, Recommendation, fit_model, predict_rows, recommend_point
 from bo_loop.objective import Objective
 from bo_loop.propose import propose
 from bo_loop.space import Parameter, Space
 from bo_loop.storage import Database, store
 from bo_loop.trial import Trial, TrialState
+from bo_loop.validation import Comparison, compare
 
 #: Version of the campaign config layout stored as JSON; bump when its keys change meaning.
 CONFIG_FORMAT = 1
@@ -476,3 +478,83 @@ class Campaign:
         return self._db.run(
             lambda s: store.integrity_problems(s, self._id, self.objective.name), write=False
         )
+
+    # -- notebooks -------------------------------------------------------------------------
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        name: str,
+        data: pd.DataFrame,
+        objective: Objective | str,
+        *,
+        storage: str | os.PathLike[str] | None = None,
+        parameters: Sequence[str] | None = None,
+        overrides: Mapping[str, Parameter] | None = None,
+        log: Sequence[str] = (),
+        on_error: Literal["raise", "skip"] = "raise",
+        **create_options: Any,
+    ) -> Campaign:
+        """Create a campaign whose space is inferred from measured rows, and store the rows.
+
+        The space comes from ``bo_loop.infer.infer_space`` (bounds from each column's min and
+        max; integer, real and categorical columns told apart). Rows are validated before the
+        campaign is created: with ``on_error="raise"`` a bad row leaves no campaign behind.
+
+        Args:
+            name: Unique within the storage.
+            data: Parameter columns and the objective's column.
+            objective: A ``bl.Objective``, or the outcome column's name (then maximised).
+            storage: As for :meth:`create`.
+            parameters: The columns to use as parameters; default all but the outcome.
+            overrides: Parameter definitions to use instead of inferred ones, by column.
+            log: Number columns to search on a log scale.
+            on_error: ``"skip"`` stores the valid rows only.
+            **create_options: Passed to :meth:`create` (``surrogate``, ``seed``, ...).
+        """
+        objective = Objective(objective) if isinstance(objective, str) else objective
+        space = infer_space(
+            data, objective.name, parameters=parameters, overrides=overrides, log=log
+        )
+        rows = data[[*space.names, objective.name]]
+        parse_rows(rows, space, objective, on_error=on_error)
+        campaign = cls.create(name, space, objective, storage=storage, **create_options)
+        campaign.add_observations(rows, on_error=on_error)
+        return campaign
+
+    def fitted_model(
+        self, surrogate: str | None = None, settings: Mapping[str, Any] | None = None
+    ) -> FittedModel:
+        """The surrogate fitted on the completed trials, to predict and plot without refitting.
+
+        Args:
+            surrogate: Default the campaign's own; ``"gp"`` or ``"dngo"`` to look at another.
+            settings: That surrogate's settings; default the campaign's (for its own surrogate)
+                or the surrogate's defaults.
+        """
+        name = surrogate or self.surrogate
+        if settings is None and name == self.surrogate:
+            settings = self.surrogate_settings
+        resolved = surrogates.resolve_settings(name, settings)
+        return fit_model(self.space, self.objective, self.trials(), self.seed, name, resolved)
+
+    def cross_validate(
+        self,
+        surrogates: Sequence[str] = ("gp", "dngo"),
+        folds: int = 10,
+        *,
+        max_points: int | None = None,
+        seed: int = 0,
+    ) -> Comparison:
+        """Which surrogate to trust here: k-fold cross-validation on the completed trials.
+
+        Returns a side-by-side comparison (RMSE, mean log predictive density, +/- 2 sd coverage
+        of held-out measurements); ``plotting.plot_cross_validation`` draws it. See
+        ``bo_loop.validation.compare``.
+        """
+        return compare(self, surrogates, folds, max_points=max_points, seed=seed)
+
+    def _repr_html_(self) -> str:
+        from bo_loop.display import campaign_html
+
+        return campaign_html(self)

@@ -47,3 +47,9 @@ class Trial:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     reason: str | None = None
+
+    def _repr_html_(self) -> str:
+        # Imported here: display.py imports this module for the Trial type.
+        from bo_loop.display import trial_html
+
+        return trial_html(self)
