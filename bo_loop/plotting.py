@@ -305,7 +305,7 @@ def plot_contour(
         ox[near], oy[near], s=14, color="white", edgecolor="black", lw=0.4, label="observations"
     )
     ax.scatter([anchor_params[x]], [anchor_params[y]], marker="*", s=220, color=STAR,
-               edgecolor="black", zorder=4, label="slice point")  # fmt: skip
+               edgecolor="black", zorder=4, label="slice point" if at else "recommendation")  # fmt: skip
     for name, setter in ((x, ax.set_xscale), (y, ax.set_yscale)):
         p = space[name]
         if isinstance(p, Real | Integer) and p.log:
