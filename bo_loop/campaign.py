@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bo_loop import surrogates
 from bo_loop.audit import history_frame
-from bo_loop.exceptions import BoLoopError, ObjectiveError, SpaceError
+from bo_loop.exceptions import InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.modeling import FittedModel, Recommendation, fit_model, predict_rows, recommend_point
@@ -38,7 +38,7 @@ _MAX_NAME = 255
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
-        raise BoLoopError(
+        raise InvalidArgumentError(
             f"A campaign name must be a non-empty string of at most {_MAX_NAME} characters, "
             f"but got {name!r}."
         )
@@ -47,11 +47,11 @@ def _check_name(name: object) -> str:
 
 def _check_int(value: object, label: str, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise BoLoopError(f"{label} must be an integer, but got {value!r}.")
+        raise InvalidArgumentError(f"{label} must be an integer, but got {value!r}.")
     v = int(value)
     if v < low or (high is not None and v > high):
         bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise BoLoopError(f"{label} must be {bound}, but got {label}={v}.")
+        raise InvalidArgumentError(f"{label} must be {bound}, but got {label}={v}.")
     return v
 
 
@@ -230,7 +230,7 @@ class Campaign:
         reason: str | None = None, action: str,
     ) -> None:  # fmt: skip
         if reason is not None and not isinstance(reason, str):
-            raise BoLoopError(f"reason must be a string, but got {reason!r}.")
+            raise InvalidArgumentError(f"reason must be a string, but got {reason!r}.")
         self._db.run(
             lambda s: store.finish_trial(
                 s, self._id, number, state, objective=self.objective.name, value=value,
@@ -368,7 +368,7 @@ class Campaign:
     @staticmethod
     def _check_reason(reason: object) -> str:
         if not isinstance(reason, str) or not reason.strip():
-            raise BoLoopError(
+            raise InvalidArgumentError(
                 f"A correction needs a reason: a non-empty string, but got reason={reason!r}."
             )
         return reason
@@ -437,7 +437,7 @@ class Campaign:
             The trials abandoned, in number order.
         """
         if not isinstance(older_than, timedelta) or older_than <= timedelta(0):
-            raise BoLoopError(
+            raise InvalidArgumentError(
                 f"older_than must be a positive datetime.timedelta, but got {older_than!r}."
             )
         why = reason if reason is not None else f"no result within {older_than}"
@@ -457,7 +457,9 @@ class Campaign:
         wanted = None
         if numbers is not None:
             if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
-                raise BoLoopError(f"numbers must be a list of trial numbers, but got {numbers!r}.")
+                raise InvalidArgumentError(
+                    f"numbers must be a list of trial numbers, but got {numbers!r}."
+                )
             wanted = [_check_int(n, "trial number", 0) for n in numbers]
         return self._abandon_many(why, numbers=wanted)
 

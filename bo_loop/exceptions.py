@@ -10,6 +10,10 @@ class BoLoopError(Exception):
     """Base class of every error bo_loop raises on purpose."""
 
 
+class InvalidArgumentError(BoLoopError, ValueError):
+    """An argument breaks its rule: a count, a seed, a name, a reason or an option."""
+
+
 class SpaceError(BoLoopError, ValueError):
     """A parameter definition, or a parameter value, breaks the search space's rules."""
 

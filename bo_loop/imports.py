@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from bo_loop.exceptions import BoLoopError, ImportRowsError
+from bo_loop.exceptions import BoLoopError, ImportRowsError, InvalidArgumentError
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Parameter, Space
 from bo_loop.trial import Trial
@@ -38,14 +38,14 @@ def _as_frame(
         try:
             frame = pd.read_csv(data)
         except (OSError, ValueError) as e:
-            raise BoLoopError(f"Cannot read rows from {os.fspath(data)!r}: {e}") from None
+            raise InvalidArgumentError(f"Cannot read rows from {os.fspath(data)!r}: {e}") from None
         # Label rows as a spreadsheet numbers them (the header is row 1), so that "row 7" in an
         # error is row 7 in the file the user has open.
         frame.index = frame.index + 2
         return frame
     if isinstance(data, Sequence) and all(isinstance(r, Mapping) for r in data):
         return pd.DataFrame(list(data))
-    raise BoLoopError(
+    raise InvalidArgumentError(
         f"Rows must be a DataFrame, a CSV path or a list of dicts, but got {type(data).__name__}."
     )
 
@@ -124,7 +124,7 @@ def parse_rows(
         ImportRowsError: with ``on_error="raise"``, if any row is bad (listing every bad row).
     """
     if on_error not in ("raise", "skip"):
-        raise BoLoopError(f"on_error must be 'raise' or 'skip', but got {on_error!r}.")
+        raise InvalidArgumentError(f"on_error must be 'raise' or 'skip', but got {on_error!r}.")
     frame = _as_frame(data)
     expected = [*space.names, objective.name]
     unknown = [c for c in frame.columns if c not in expected]

@@ -58,7 +58,10 @@ class Objective:
             raise ObservationError(
                 f"An outcome must be a real number, but got {value!r} ({type(value).__name__})."
             )
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond the float range
+            v = math.inf
         if not math.isfinite(v):
             raise ObservationError(f"An outcome must be finite, but got {value!r}.")
         return v

@@ -41,10 +41,18 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _to_float(value: Any) -> float:
+    """``float(value)``, but an int beyond the float range becomes +-inf instead of raising."""
+    try:
+        return float(value)
+    except OverflowError:  # so that the "must be finite" rules name such a value
+        return math.inf if value > 0 else -math.inf
+
+
 def _check_bounds(name: str, low: object, high: object, log: bool) -> tuple[float, float]:
     if not _is_number(low) or not _is_number(high):
         raise SpaceError(f"Bounds of {name!r} must be numbers, but got low={low!r}, high={high!r}.")
-    low_f, high_f = float(low), float(high)  # type: ignore[arg-type]
+    low_f, high_f = _to_float(low), _to_float(high)
     if not (math.isfinite(low_f) and math.isfinite(high_f)):
         raise SpaceError(f"Bounds of {name!r} must be finite, but got low={low!r}, high={high!r}.")
     if not low_f < high_f:
@@ -75,7 +83,7 @@ class Real:
         """Return ``value`` as a float inside the bounds, or raise SpaceError naming the rule."""
         if not _is_number(value):
             raise SpaceError(f"{self.name!r} must be a number, but got {value!r}.")
-        v = float(value)  # type: ignore[arg-type]
+        v = _to_float(value)
         if not math.isfinite(v):
             raise SpaceError(f"{self.name!r} must be finite, but got {value!r}.")
         if not self.low <= v <= self.high:
@@ -121,7 +129,7 @@ class Integer:
     def __post_init__(self) -> None:
         _check_name(self.name)
         for label, bound in (("low", self.low), ("high", self.high)):
-            if not _is_number(bound) or not float(bound).is_integer():  # type: ignore[arg-type]
+            if not _is_number(bound) or not _to_float(bound).is_integer():  # type: ignore[arg-type]
                 raise SpaceError(
                     f"Bounds of integer parameter {self.name!r} must be integers, but got {label}={bound!r}."
                 )
@@ -133,7 +141,7 @@ class Integer:
         """Return ``value`` as an int inside the bounds, or raise SpaceError naming the rule."""
         if not _is_number(value):
             raise SpaceError(f"{self.name!r} must be an integer, but got {value!r}.")
-        v = float(value)  # type: ignore[arg-type]
+        v = _to_float(value)
         if not math.isfinite(v) or not v.is_integer():
             raise SpaceError(f"{self.name!r} must be an integer, but got {value!r}.")
         if not self.low <= v <= self.high:
@@ -176,7 +184,7 @@ def _choice_key(value: object) -> tuple[str, object]:
     if isinstance(value, bool):
         return ("bool", value)
     if _is_number(value):
-        return ("number", float(value))  # type: ignore[arg-type]
+        return ("number", _to_float(value))
     return ("str", value)
 
 
@@ -199,7 +207,7 @@ class Categorical:
                 raise SpaceError(
                     f"Choices of {self.name!r} must be strings, numbers or booleans, but got {choice!r}."
                 )
-            if _is_number(choice) and not math.isfinite(float(choice)):  # type: ignore[arg-type]
+            if _is_number(choice) and not math.isfinite(_to_float(choice)):  # type: ignore[arg-type]
                 raise SpaceError(f"Choices of {self.name!r} must be finite, but got {choice!r}.")
         if len(choices) < 2:
             raise SpaceError(

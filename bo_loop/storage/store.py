@@ -27,6 +27,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _number(value: float | None) -> float | None:
+    """The value as stored: a float, with -0.0 as 0.0 (SQLite cannot keep the sign of a zero,
+    so both backends store 0.0 and a value reads back the same everywhere)."""
+    return None if value is None else float(value) + 0.0
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything bo_loop stores is UTC.
     if moment is None or moment.tzinfo is not None:
@@ -149,6 +155,7 @@ def insert_trials(
     now = utcnow()
     made: list[Trial] = []
     for offset, item in enumerate(new):
+        value = _number(item.value)
         finished = item.state.is_finished
         row = TrialRow(
             campaign_id=campaign_id,
@@ -163,13 +170,13 @@ def insert_trials(
         session.add(row)
         session.flush()
         if item.state is TrialState.COMPLETED:
-            assert item.value is not None
+            assert value is not None
             session.add(
-                ObservationRow(trial_id=row.id, name=objective, value=item.value, created_at=now)
+                ObservationRow(trial_id=row.id, name=objective, value=value, created_at=now)
             )
         action = "ask" if item.state is TrialState.PENDING else "add"
-        _log(session, row, action, None, item.state, None, item.value, None, now)
-        made.append(_trial_record(row, item.value))
+        _log(session, row, action, None, item.state, None, value, None, now)
+        made.append(_trial_record(row, value))
     session.flush()
     return made
 
@@ -257,6 +264,7 @@ def finish_trial(
     if trial_id is None:
         _refuse(session, campaign_id, number, action)
         return
+    value = _number(value)
     if value is not None:
         session.add(ObservationRow(trial_id=trial_id, name=objective, value=value, created_at=now))
     session.add(
@@ -330,6 +338,7 @@ def correct_observation(
     """
     row = _locked_trial(session, campaign_id, number, "correct")
     old_state = TrialState(row.state)
+    value = float(value) + 0.0
     now = utcnow()
     if old_state is TrialState.COMPLETED:
         current = _observation(session, row.id, objective)
