@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from botorch.acquisition import LogExpectedImprovement, qLogNoisyExpectedImprovement
@@ -19,7 +22,7 @@ from bo_loop.surrogates.dngo import DEFAULT_SETTINGS, DNGOModel, fit_dngo, num_s
 
 DT = torch.float64
 #: Few Adam steps keep each fit well under a second; the tests check the math, not the accuracy.
-FAST = {"epochs": 150, "max_steps": 150, "ensemble": 3}
+FAST: dict[str, Any] = {"epochs": 150, "max_steps": 150, "ensemble": 3}
 
 
 def _data(n: int = 24, d: int = 2, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
@@ -64,6 +67,22 @@ def test_blr_equals_function_space_gp(n: int, d: int) -> None:
     torch.testing.assert_close(cov_noisy, gp_cov + torch.eye(5, dtype=DT) / beta, atol=1e-8, rtol=0)
     assert abs(post.log_evidence - float(gp_lml)) < 1e-8
     assert abs(float(blr.log_evidence(phi, y, alpha, beta)) - float(gp_lml)) < 1e-8
+
+
+def test_spectral_evidence_and_its_gradient_match_the_direct_formula() -> None:
+    g = torch.Generator().manual_seed(3)
+    phi = torch.randn(25, 10, generator=g, dtype=DT)
+    y = torch.randn(25, generator=g, dtype=DT)
+    spectrum = blr._Spectrum(phi, y)
+    for log_a, log_b in [(-2.0, 1.0), (0.5, 4.0), (3.0, -1.0)]:
+        value, grad_a, grad_b = spectrum.value_and_grad(np.array(log_a), np.array(log_b))
+        direct = blr.posterior(phi, y, math.exp(log_a), math.exp(log_b)).log_evidence
+        assert float(value) == pytest.approx(direct, abs=1e-8)
+        h = 1e-6
+        for grad, (da, db) in [(grad_a, (h, 0.0)), (grad_b, (0.0, h))]:
+            up = spectrum.value_and_grad(np.array(log_a + da), np.array(log_b + db))[0]
+            down = spectrum.value_and_grad(np.array(log_a - da), np.array(log_b - db))[0]
+            assert float(grad) == pytest.approx(float(up - down) / (2 * h), abs=1e-5)
 
 
 def test_maximize_evidence_finds_the_bounded_maximum() -> None:
@@ -201,14 +220,17 @@ def test_logei_and_qlognei_with_pending_points_optimise_to_finite_values(
     model: DNGOModel,
 ) -> None:
     X, Y, bounds = _data()
-    options = {"maxiter": 20}
+    options: dict[str, bool | float | int | str] = {"maxiter": 20}
     ei = LogExpectedImprovement(model, best_f=Y.max())
     cand, value = optimize_acqf(ei, bounds, q=1, num_restarts=2, raw_samples=32, options=options)
+    assert value is not None
     assert cand.shape == (1, 2) and bool(torch.isfinite(value).all())
-    qnei = qLogNoisyExpectedImprovement(
-        model, X_baseline=X, prune_baseline=True, X_pending=torch.rand(2, 2, dtype=DT)
-    )
+    pending = torch.rand(2, 2, dtype=DT)
+    qnei = qLogNoisyExpectedImprovement(model, X_baseline=X, prune_baseline=True, X_pending=pending)
+    # Incremental qLogNEI conditions on the pending points by appending them to the baseline.
+    assert torch.equal(qnei._full_X_baseline[-2:], pending)
     cand, value = optimize_acqf(qnei, bounds, q=2, num_restarts=2, raw_samples=32, options=options)
+    assert value is not None
     assert cand.shape == (2, 2) and bool(torch.isfinite(value).all())
     assert bool(((cand >= 0) & (cand <= 1)).all())
 
