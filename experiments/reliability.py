@@ -574,26 +574,32 @@ def run_bad_inputs(postgres: str | None) -> dict[str, Any]:
             else ("skipped" if case.find("skipped") is not None else "passed")
         )
         backend = "PostgreSQL" if "postgresql" in name else "SQLite"
-        counts[f"{backend} {outcome_}"] += 1
+        counts[f"{backend} ({outcome_})"] += 1
     return {"returncode": done.returncode, "counts": dict(counts), "tail": done.stdout[-2000:]}
 
 
 # -- the report ---------------------------------------------------------------------------------
 
 
+def _command() -> str:
+    """The command that reproduces the report (scratch folders and output paths left out)."""
+    skip = {"--workdir", "--out", "--json"}
+    argv = sys.argv[1:]
+    kept = [a for i, a in enumerate(argv) if a not in skip and (i == 0 or argv[i - 1] not in skip)]
+    return " ".join(["python -m experiments.reliability", *kept])
+
+
 def _report(runs: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
     lines = [
         "# Reliability figures (issue 7)",
         "",
-        f"Written by `python -m experiments.reliability {' '.join(sys.argv[1:])}`".rstrip()
-        + f" on "
-        f"{datetime.now().date()}; {os.cpu_count()} CPU cores; acquisition effort `{args.effort}`; "
-        f"{wall / 60:.1f} min in all.",
+        f"Written by `{_command()}` on {datetime.now().date()}; {os.cpu_count()} CPU cores, "
+        f"shared with other jobs; acquisition effort `{args.effort}`; {wall / 60:.1f} min in all.",
         "",
         "## Concurrent writers: ask(1) then tell, one campaign",
         "",
         "| backend | writers x rounds | trials (0..n-1) | observations = told | handed out twice | lost | "
-        "identical pending | lock retries | GP asks | ask median / max s | wall s |",
+        "identical pending | lock retries | GP asks | ask s incl. lock wait, median / max | wall s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs["concurrency"]:
@@ -622,13 +628,16 @@ def _report(runs: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
         spots = ", ".join(f"{k}: {v}" for k, v in r["where"].items())
         lines.append(f"- {r['backend']}: {spots}")
     if runs.get("bad_inputs"):
-        b = runs["bad_inputs"]
+        b = runs["bad_inputs"]["counts"]
+        tried = ", ".join(f"{n} on {k}" for k, n in sorted(b.items()) if "skipped" not in k)
         lines += [
             "",
             "## Bad inputs",
             "",
-            "tests/test_bad_input.py, each case refused with a BoLoopError subclass naming the rule and "
-            f"value, stored rows compared before and after: {b['counts']}.",
+            "The matrix of tests/test_bad_input.py (create, ask, tell, import, load): each case must "
+            "raise the named BoLoopError subclass with the rule and value in its message, and every "
+            f"stored row must be unchanged afterwards. Cases: {tried} (the 10 cases that open a "
+            "storage of their own run once, on the SQLite leg).",
         ]
     problems = [p for group in ("concurrency", "kills") for r in runs[group] for p in r["problems"]]
     lines += ["", "## Problems", ""]
