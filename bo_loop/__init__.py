@@ -18,6 +18,7 @@ from bo_loop.exceptions import (
     TrialStateError,
 )
 from bo_loop.imports import ImportReport
+from bo_loop.infer import infer_space
 from bo_loop.modeling import Recommendation
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Real, Space
@@ -49,4 +50,5 @@ __all__ = [
     "TrialState",
     "TrialStateError",
     "__version__",
+    "infer_space",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bo_loop import surrogates
 from bo_loop.audit import history_frame
-from bo_loop.exceptions import InvalidArgumentError, ObjectiveError, SpaceError
+from bo_loop.exceptions import BoLoopError, InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.modeling import FittedModel, Recommendation, fit_model, predict_rows, recommend_point
@@ -344,18 +344,27 @@ class Campaign:
                            self.surrogate_settings)  # fmt: skip
         return predict_rows(fitted, rows)
 
-    def recommend(self, risk_aversion: float = 0.0) -> Recommendation:
-        """The surrogate's optimum within the space, with predicted mean, sd and a 95% interval.
+    def recommend(
+        self, risk_aversion: float = 0.0, *, within: Literal["data", "space"] = "data"
+    ) -> Recommendation:
+        """The settings the surrogate rates best, with predicted mean, sd and a 95% interval.
 
         Args:
-            risk_aversion: 0 maximises the predicted mean (minimises, for a minimised objective);
-                ``k > 0`` optimises the pessimistic bound ``mean -/+ k * sd`` instead.
+            risk_aversion: 0 ranks by the predicted mean (lowest first, for a minimised
+                objective); ``k > 0`` by the pessimistic bound ``mean -/+ k * sd`` instead.
+            within: ``"data"`` (default) picks among the measured settings, ranked by the model
+                rather than by the raw (noisy) outcomes: a setting the team has verified.
+                ``"space"`` optimises over the whole space, which may land where the model
+                extrapolates (on the 2,000-row historical example it predicted 105-111 where the
+                truth is 100).
         """
         if not isinstance(risk_aversion, numbers.Real) or not risk_aversion >= 0:
             raise SpaceError(f"risk_aversion must be a number >= 0, but got {risk_aversion!r}.")
+        if within not in ("data", "space"):
+            raise BoLoopError(f"within must be 'data' or 'space', but got {within!r}.")
         fitted = fit_model(self.space, self.objective, self.trials(), self.seed, self.surrogate,
                            self.surrogate_settings)  # fmt: skip
-        return recommend_point(fitted, float(risk_aversion))
+        return recommend_point(fitted, float(risk_aversion), within=within)
 
     def __repr__(self) -> str:
         return (
