@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bo_loop import surrogates
 from bo_loop.audit import history_frame
-from bo_loop.exceptions import BoLoopError, InvalidArgumentError, ObjectiveError, SpaceError
+from bo_loop.exceptions import InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.modeling import FittedModel, Recommendation, fit_model, predict_rows, recommend_point
@@ -360,8 +360,8 @@ class Campaign:
         """
         if not isinstance(risk_aversion, numbers.Real) or not risk_aversion >= 0:
             raise SpaceError(f"risk_aversion must be a number >= 0, but got {risk_aversion!r}.")
-        if within not in ("data", "space"):
-            raise BoLoopError(f"within must be 'data' or 'space', but got {within!r}.")
+        if within not in ("data", "space"):  # checked before the (possibly long) fit
+            raise InvalidArgumentError(f"within must be 'data' or 'space', but got {within!r}.")
         fitted = fit_model(self.space, self.objective, self.trials(), self.seed, self.surrogate,
                            self.surrogate_settings)  # fmt: skip
         return recommend_point(fitted, float(risk_aversion), within=within)

@@ -89,6 +89,12 @@ def test_recommend_interval_includes_the_models_misfit(sqlite_url):
     assert anywhere.mean >= rec.mean - 1e-6
     with pytest.raises(bl.BoLoopError, match="within must be 'data' or 'space'"):
         recommend_point(fitted, within="everywhere")  # type: ignore[arg-type]
+    # The campaign passes the choice through, and refuses a bad one before fitting anything.
+    assert campaign.recommend(within="space").params == anywhere.params
+    with pytest.raises(
+        bl.InvalidArgumentError, match="within must be 'data' or 'space', but got 'all'"
+    ):
+        campaign.recommend(within="all")  # type: ignore[arg-type]
 
 
 def test_recommend_is_risk_averse_on_request(sqlite_url):
