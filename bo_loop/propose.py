@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from botorch.acquisition import AcquisitionFunction, LogExpectedImprovement
+from botorch.acquisition.cached_cholesky import supports_cache_root
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.exceptions.warnings import BadInitialCandidatesWarning, OptimizationWarning
 from botorch.models.model import Model
@@ -149,7 +150,8 @@ def build_acquisition(
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed)
     acq = qLogNoisyExpectedImprovement(
         model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True,
-        cache_root=False,
+        # Caching the baseline's Cholesky works for GPs only (DNGO is not a GPyTorch model).
+        cache_root=supports_cache_root(model),
     )  # fmt: skip
     return acq, "qlognei"
 
@@ -160,9 +162,6 @@ def optimize(acq: AcquisitionFunction, space: Space, q: int) -> Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizationWarning)
         warnings.simplefilter("ignore", BadInitialCandidatesWarning)
-        # Near-duplicate observations make the GP's covariance nearly singular; the jitter that
-        # GPyTorch adds is the right response and the warning only alarms users.
-        warnings.simplefilter("ignore", NumericalWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         if space.is_continuous:
             X, _ = optimize_acqf(
@@ -194,7 +193,11 @@ def _model_based(
     X, Y = training_data(space, objective, trials)
     pending = [t.params for t in trials if t.state is TrialState.PENDING]
     X_pending = space.encode(pending) if pending else None
-    with torch.random.fork_rng(), torch_threads(len(X)):
+    with torch.random.fork_rng(), torch_threads(len(X)), warnings.catch_warnings():
+        # Near-duplicate observations make the GP's covariance nearly singular; the jitter that
+        # GPyTorch adds (fitting, pruning qLogNEI's baseline, optimising) is the right response
+        # and the warning only alarms users.
+        warnings.simplefilter("ignore", NumericalWarning)
         torch.manual_seed(seed)
         model = fit_surrogate(
             surrogate, X, Y, bounds=space.bounds(), cat_dims=space.cat_dims, seed=seed,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -244,6 +245,20 @@ def test_pending_trials_are_avoided(sqlite_url):
     batch = campaign.ask(3)
     xs = sorted([alone.params["x"], second.params["x"]] + [t.params["x"] for t in batch])
     assert min(b - a for a, b in itertools.pairwise(xs)) > 0.02
+
+
+def test_near_duplicate_observations_ask_without_numerical_warnings(sqlite_url):
+    # Replicates at (almost) one setting make the GP's covariance nearly singular; GPyTorch adds
+    # jitter, which is right, and its NumericalWarning must not reach the user's notebook.
+    from linear_operator.utils.warnings import NumericalWarning
+
+    campaign = make(sqlite_url, parameters=[bl.Real("x", 0, 1), bl.Real("z", 0, 1)])
+    replicates = [{"x": 0.5 + 1e-9 * i, "z": 0.5, "yield": 1.0 + 1e-6 * i} for i in range(30)]
+    spread = [{"x": 0.1 * i, "z": 0.2, "yield": float(i)} for i in range(1, 8)]
+    campaign.add_observations(pd.DataFrame(replicates + spread))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)
+        assert len(campaign.ask(2)) == 2
 
 
 def test_add_observation_validates_against_the_space(storage_url):
