@@ -11,7 +11,9 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import GammaPrior
 from torch import Tensor
 
 from bo_loop.surrogates.encoding import OneHotCategorical
@@ -23,6 +25,25 @@ DEFAULT_SETTINGS: dict[str, Any] = {}
 #: L-BFGS-B iterations of the marginal-likelihood fit; None keeps BoTorch's default. The fit is
 #: about three quarters of an ask on Hartmann6 at 59 points (experiments/RESULTS.md, "Speed").
 FIT_MAXITER: int | None = None
+
+#: The kernel and its hyperparameter priors:
+#: - "rbf_dim_scaled": BoTorch's default (RBF, LogNormal lengthscale prior whose median grows
+#:   with the dimension, ~10 at d = 6 on unit-scaled inputs);
+#: - "matern_gamma": Matern-5/2 with Gamma(3, 6) lengthscales (mean 0.5) under a scale kernel
+#:   with a Gamma(2, 0.15) outputscale, BoTorch's default before 0.12.
+KERNEL = "rbf_dim_scaled"
+
+
+def covar_module(kernel: str, dims: int) -> Kernel | None:
+    """The covariance of ``kernel`` over ``dims`` model inputs; None leaves BoTorch's default."""
+    if kernel == "rbf_dim_scaled":
+        return None
+    if kernel == "matern_gamma":
+        return ScaleKernel(
+            MaternKernel(nu=2.5, ard_num_dims=dims, lengthscale_prior=GammaPrior(3.0, 6.0)),
+            outputscale_prior=GammaPrior(2.0, 0.15),
+        )
+    raise ValueError(f"KERNEL must be 'rbf_dim_scaled' or 'matern_gamma', but got {kernel!r}.")
 
 
 def fit_gp(
@@ -54,9 +75,11 @@ def fit_gp(
         # Categorical columns are one-hot expanded inside the model. BoTorch's MixedSingleTaskGP
         # (a categorical kernel) fitted 5-10x slower here for no gain in the benchmarks.
         one_hot = OneHotCategorical(train_X.shape[-1], cat_dims) if cat_dims else None
+        dims = one_hot.output_dim if one_hot is not None else train_X.shape[-1]
         model = SingleTaskGP(
-            train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot
-        )
+            train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
+            covar_module=covar_module(KERNEL, dims),
+        )  # fmt: skip
         fit_options = None if FIT_MAXITER is None else {"options": {"maxiter": FIT_MAXITER}}
         fit_gpytorch_mll(
             ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options
