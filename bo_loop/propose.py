@@ -30,7 +30,7 @@ from bo_loop.design import sobol_points
 from bo_loop.exceptions import SpaceError
 from bo_loop.objective import Objective
 from bo_loop.space import Space, params_key
-from bo_loop.surrogates import fit_surrogate
+from bo_loop.surrogates import fit_surrogate, fitted_state
 from bo_loop.trial import Trial, TrialState
 
 #: Acquisition optimisation effort. Chosen with experiments/compare.py (see RESULTS.md).
@@ -201,7 +201,7 @@ def _model_based(
         torch.manual_seed(seed)
         model = fit_surrogate(
             surrogate, X, Y, bounds=space.bounds(), cat_dims=space.cat_dims, seed=seed,
-            settings=settings,
+            settings=settings, warm_start=latest_fitted_state(trials, surrogate),
         )  # fmt: skip
         acq, acq_name = build_acquisition(model, X, Y, X_pending, n, seed)
         candidates = optimize(acq, space, n)
@@ -209,8 +209,30 @@ def _model_based(
         return _with_provenance(
             candidates, space, objective, model, X, Y, X_pending,
             meta={"generator": surrogate, "surrogate": surrogate, "acquisition": acq_name,
-                  "seed": seed, "n_observations": len(X)},
+                  "seed": seed, "n_observations": len(X),
+                  **_state_entry(fitted_state(surrogate, model))},
         )  # fmt: skip
+
+
+#: Provenance key of the fitted surrogate's state (the GP's raw hyperparameters).
+FITTED_STATE = "fitted_state"
+
+
+def _state_entry(state: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if state is None else {FITTED_STATE: state}
+
+
+def latest_fitted_state(trials: Sequence[Trial], surrogate: str) -> dict[str, Any] | None:
+    """The surrogate state stored by the campaign's latest ask that fitted ``surrogate``.
+
+    It comes from the database like everything else an ask uses, so a campaign reopened in a
+    new process starts its fit from the same values as one that stayed open.
+    """
+    for t in sorted(trials, key=lambda t: t.number, reverse=True):
+        if t.provenance.get("surrogate") == surrogate and FITTED_STATE in t.provenance:
+            state: dict[str, Any] = t.provenance[FITTED_STATE]
+            return state
+    return None
 
 
 def _replace_duplicates(

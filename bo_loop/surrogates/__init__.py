@@ -25,6 +25,7 @@ from bo_loop.surrogates.dngo import DEFAULT_SETTINGS as DNGO_DEFAULTS
 from bo_loop.surrogates.dngo import fit_dngo
 from bo_loop.surrogates.gp import DEFAULT_SETTINGS as GP_DEFAULTS
 from bo_loop.surrogates.gp import fit_gp
+from bo_loop.surrogates.gp import hyperparameters as gp_hyperparameters
 
 FitFunction = Callable[..., Model]
 
@@ -65,14 +66,26 @@ def fit_surrogate(
     cat_dims: Mapping[int, list[float]],
     seed: int,
     settings: Mapping[str, Any] | None = None,
+    warm_start: Mapping[str, Any] | None = None,
 ) -> Model:
-    """Fit surrogate ``name`` on encoded data; see the module docstring for the arguments."""
+    """Fit surrogate ``name`` on encoded data; see the module docstring for the arguments.
+
+    ``warm_start`` is what `fitted_state` returned for an earlier fit of the same surrogate: the
+    GP starts its marginal-likelihood fit there. DNGO trains from its seed and has none.
+    """
     fit, _ = SURROGATES[name]
+    extra = {"warm_start": warm_start} if name == "gp" and warm_start is not None else {}
     return fit(
         train_X,
         train_Y,
         bounds=bounds,
         cat_dims=dict(cat_dims),
         seed=seed,
+        **extra,
         **resolve_settings(name, settings),
     )
+
+
+def fitted_state(name: str, model: Model) -> dict[str, Any] | None:
+    """Plain-JSON state of a fitted surrogate that a later fit can start from, or None."""
+    return gp_hyperparameters(model) if name == "gp" else None

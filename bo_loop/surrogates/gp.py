@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -46,6 +47,41 @@ def covar_module(kernel: str, dims: int) -> Kernel | None:
     raise ValueError(f"KERNEL must be 'rbf_dim_scaled' or 'matern_gamma', but got {kernel!r}.")
 
 
+#: Start each fit from the hyperparameters of the campaign's previous fit (stored with its
+#: trials), when there is one. On Hartmann6 data the marginal likelihood has long plateaus: a
+#: fit from the prior took 110-430 L-BFGS-B evaluations (0.5-1.9 s) and reached the same optimum
+#: as one from the previous fit's values in 10-110 (experiments/RESULTS.md, "Speed"). Capping the
+#: iterations instead stopped on a plateau 20 nats short of the optimum and lost quality.
+WARM_START = True
+
+
+def hyperparameters(model: Model) -> dict[str, Any]:
+    """The fitted model's raw hyperparameters as plain JSON (name -> nested list of floats)."""
+    return {name: p.detach().tolist() for name, p in model.named_parameters()}
+
+
+def _load_hyperparameters(model: Model, values: Mapping[str, Any]) -> bool:
+    """Set every raw hyperparameter of ``model`` from ``values``; all or none.
+
+    Returns:
+        Whether they were set: False (and ``model`` untouched) unless ``values`` names exactly
+        the model's parameters with the same shapes (another kernel or space starts cold).
+    """
+    params = dict(model.named_parameters())
+    if set(values) != set(params):
+        return False
+    try:
+        new = {k: torch.as_tensor(values[k], dtype=p.dtype) for k, p in params.items()}
+    except (TypeError, ValueError):
+        return False
+    if any(new[k].shape != p.shape or not torch.isfinite(new[k]).all() for k, p in params.items()):
+        return False
+    with torch.no_grad():
+        for k, p in params.items():
+            p.copy_(new[k])
+    return True
+
+
 def fit_gp(
     train_X: Tensor,
     train_Y: Tensor,
@@ -53,6 +89,7 @@ def fit_gp(
     bounds: Tensor,
     cat_dims: dict[int, list[float]],
     seed: int,
+    warm_start: Mapping[str, Any] | None = None,
 ) -> Model:
     """Fit a GP by maximising the marginal likelihood.
 
@@ -62,6 +99,8 @@ def fit_gp(
         bounds: The ``2 x d`` encoded bounds; numeric columns are already scaled to them.
         cat_dims: Categorical columns (index -> allowed values), one-hot expanded inside the model.
         seed: Seeds the random restarts that the fit may take when the optimiser fails.
+        warm_start: Raw hyperparameters of an earlier fit (`hyperparameters`) to start from
+            when ``WARM_START``; ignored unless they fit this model exactly.
 
     Returns:
         A fitted model in eval mode whose posterior is on the scale of ``train_Y``.
@@ -80,6 +119,8 @@ def fit_gp(
             train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
             covar_module=covar_module(KERNEL, dims),
         )  # fmt: skip
+        if warm_start is not None and WARM_START:
+            _load_hyperparameters(model, warm_start)
         fit_options = None if FIT_MAXITER is None else {"options": {"maxiter": FIT_MAXITER}}
         fit_gpytorch_mll(
             ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options

@@ -1,0 +1,104 @@
+"""The GP surrogate: its fit, and starting a fit from the hyperparameters of an earlier one."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+import bo_loop as bl
+import bo_loop.propose
+from bo_loop.surrogates import gp
+
+
+def data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 3, generator=g, dtype=torch.float64)
+    Y = (torch.sin(6 * X[:, :1]) + X[:, 1:2] ** 2 - 0.5 * X[:, 2:3]).to(torch.float64)
+    return X, Y
+
+
+def fit(X, Y, warm_start=None):
+    bounds = torch.stack([torch.zeros(3), torch.ones(3)]).to(torch.float64)
+    return gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0, warm_start=warm_start)
+
+
+def mll_value(model) -> float:
+    model.train()
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    with torch.no_grad():
+        value = float(mll(model(*model.train_inputs), model.train_targets))
+    model.eval()
+    return value
+
+
+def test_hyperparameters_are_plain_json_and_load_back_exactly():
+    model = fit(*data(20))
+    state = json.loads(json.dumps(gp.hyperparameters(model)))
+    assert set(state) == {name for name, _ in model.named_parameters()}
+    other = fit(*data(20, seed=1))
+    assert gp._load_hyperparameters(other, state)
+    for name, p in other.named_parameters():
+        assert torch.equal(p.detach(), torch.tensor(state[name], dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: {k: v for k, v in list(s.items())[1:]},  # a parameter missing
+        lambda s: {**s, "extra": [1.0]},  # a parameter this model lacks
+        lambda s: {k: [v, v] for k, v in s.items()},  # other shapes
+        lambda s: {k: "x" for k in s},  # not numbers
+        lambda s: {k: torch.full_like(torch.tensor(v), math.nan).tolist() for k, v in s.items()},
+    ],
+)
+def test_a_state_that_does_not_fit_the_model_is_ignored(change):
+    model = fit(*data(20))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    bad = change(gp.hyperparameters(model))
+    assert not gp._load_hyperparameters(model, bad)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    fit(*data(20), warm_start=bad)  # and fitting with it is a cold start, not an error
+
+
+def test_warm_start_reaches_the_cold_optimum():
+    X, Y = data(31)
+    previous = fit(X[:30], Y[:30])
+    cold = fit(X, Y)
+    warm = fit(X, Y, warm_start=gp.hyperparameters(previous))
+    assert mll_value(warm) == pytest.approx(mll_value(cold), abs=2e-3)
+    # ...and it started where it was told to: without the fit, the values are the old ones.
+    gp.FIT_MAXITER, before = 1, gp.FIT_MAXITER
+    try:
+        barely = fit(X, Y, warm_start=gp.hyperparameters(previous))
+    finally:
+        gp.FIT_MAXITER = before
+    old = dict(previous.named_parameters())
+    for name, p in barely.named_parameters():
+        assert torch.allclose(p, old[name], atol=0.5), name
+
+
+def test_each_gp_ask_stores_its_fit_and_the_next_starts_there(sqlite_url, monkeypatch):
+    campaign = bl.Campaign.create(
+        "warm", [bl.Real("x", 0, 1), bl.Real("z", 0, 1)], "y", storage=sqlite_url,
+        initial_design_size=5,
+    )  # fmt: skip
+    for t in campaign.ask(5):
+        campaign.tell(t.number, t.params["x"] - t.params["z"] ** 2)
+    starts: list[object] = []
+    real_fit = bo_loop.propose.fit_surrogate
+
+    def spy(*args, **kwargs):
+        starts.append(kwargs.get("warm_start"))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(bo_loop.propose, "fit_surrogate", spy)
+    (first,) = campaign.ask(1)
+    campaign.tell(first.number, 0.3)
+    (second,) = campaign.ask(1)
+    assert starts[0] is None  # the first fit of the campaign starts from the priors
+    assert starts[1] == first.provenance["fitted_state"]
+    assert set(second.provenance["fitted_state"]) == set(first.provenance["fitted_state"])
