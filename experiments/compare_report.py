@@ -256,9 +256,10 @@ def write_report(
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python "
         f"{platform.python_version()}; load average when the report was written "
-        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min). The cores were shared "
-        "with other jobs while the runs ran (see the load column), so every time below is "
-        "inflated and comparable across methods only roughly.",
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min). The 'load 1-min' "
+        "column gives the 1-minute load average at the start and end of each method's runs: "
+        "above 2 (the cores), a run shared its core and its wall times are inflated; CPU "
+        "seconds are not.",
         "",
         "Regret is the true (noise-free) value's distance from the optimum at the best "
         "*observed* point so far. Seconds per iteration are the method's ask plus tell (the "

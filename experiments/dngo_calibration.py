@@ -2,8 +2,8 @@
 
 f(x) = x·sin(x) + x·cos(2x) on [0, 10]; 30 uniform random points (noise-free), 10 data seeds.
 For each model: RMSE of the posterior mean on a 1,001-point grid, and the coverage of the true
-function by the mean ± 2 sd band (latent posterior, no observation noise). Models: a GP
-(SingleTaskGP, Normalize with fixed bounds, Standardize, fit_gpytorch_mll), DNGO with one network
+function by the mean ± 2 sd band (latent posterior, no observation noise). Models: bo_loop's GP
+surrogate (`bo_loop.surrogates.gp.fit_gp`, the one campaigns use), DNGO with one network
 (``ensemble=1``) and DNGO with its defaults. Target: default DNGO coverage >= 90% and RMSE <= 2x GP.
 
     python -m experiments.dngo_calibration            # writes results/dngo_calibration.{md,json}
@@ -20,23 +20,18 @@ import os
 import platform
 import statistics
 import time
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
-from botorch.exceptions.warnings import OptimizationWarning
-from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
 from botorch.models.model import Model
-from botorch.models.transforms import Normalize, Standardize
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.test_functions import Hartmann
-from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 from bo_loop.surrogates.dngo import DEFAULT_SETTINGS, fit_dngo
+from bo_loop.surrogates.gp import fit_gp as fit_bo_loop_gp
 
 SMOKE = os.environ.get("SMOKE_TEST") == "1"
 SEEDS = [0, 1] if SMOKE else list(range(10))
@@ -94,17 +89,9 @@ def data(seed: int) -> tuple[Tensor, Tensor]:
 
 
 def fit_gp(x: Tensor, y: Tensor, seed: int) -> Model:
-    """The GP baseline on the raw [0, 10] inputs, normalised by the fixed bounds."""
-    bounds = torch.tensor([[0.0], [10.0]], dtype=torch.float64)
-    with torch.random.fork_rng(), warnings.catch_warnings():
-        torch.manual_seed(seed)
-        warnings.simplefilter("ignore", OptimizationWarning)
-        gp = SingleTaskGP(
-            x, y, input_transform=Normalize(d=1, bounds=bounds), outcome_transform=Standardize(m=1)
-        )
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
-    gp.eval()
-    return gp
+    """bo_loop's GP surrogate on x / 10, the space's [0, 1] encoding of [0, 10]."""
+    bounds = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    return fit_bo_loop_gp(x / 10.0, y, bounds=bounds, cat_dims={}, seed=seed)
 
 
 def fit_dngo_1d(x: Tensor, y: Tensor, seed: int, settings: dict[str, Any]) -> Model:
@@ -135,7 +122,7 @@ def evaluate(
         x, y = data(seed)
         started = time.perf_counter()
         if settings is None:
-            model, scale = fit_gp(x, y, seed), 1.0
+            model, scale = fit_gp(x, y, seed), 10.0
         else:
             model, scale = fit_dngo_1d(x, y, seed, settings), 10.0
         seconds.append(time.perf_counter() - started)
@@ -176,14 +163,7 @@ def evaluate_hartmann(name: str, settings: dict[str, Any] | None, n: int = 100) 
         X_test = torch.rand(1000, 6, generator=g, dtype=torch.float64)
         model: Model
         if settings is None:
-            with torch.random.fork_rng():
-                torch.manual_seed(seed)
-                model = SingleTaskGP(
-                    X, Y, input_transform=Normalize(d=6, bounds=bounds),
-                    outcome_transform=Standardize(m=1),
-                )  # fmt: skip
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-            model.eval()
+            model = fit_bo_loop_gp(X, Y, bounds=bounds, cat_dims={}, seed=seed)
         else:
             model = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=seed, **settings)
         with torch.no_grad():
@@ -238,8 +218,8 @@ def write(
         "",
         f"Command: `{'SMOKE_TEST=1 ' if SMOKE else ''}{command}`  ",
         f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-        f"{os.cpu_count()} cores, torch {torch.__version__} (fit times are wall clock on a "
-        "machine shared with other work)",
+        f"{os.cpu_count()} cores, torch {torch.__version__}; fit times are wall clock, 1-minute "
+        f"load average when written {os.getloadavg()[0]:.1f}",
         "",
         f"f(x) = x·sin(x) + x·cos(2x) on [0, 10], {N_TRAIN} uniform random noise-free points, "
         f"data seeds {SEEDS[0]}-{SEEDS[-1]} unless the row says otherwise; RMSE of the mean on a 1,001-point grid; coverage of f by the "

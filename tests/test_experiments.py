@@ -7,9 +7,12 @@ as `make bench` does (``experiments`` is not an installed package).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +61,41 @@ def test_unknown_method_is_refused(tmp_path: Path) -> None:
     done = _compare("--smoke", "--methods", "nope", "--out", str(tmp_path), "--no-progress")
     assert done.returncode != 0
     assert "unknown methods ['nope']" in done.stderr
+
+
+def _smoke(module: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SMOKE_TEST": "1"},
+    )
+
+
+@pytest.mark.slow
+def test_dngo_calibration_smoke_writes_its_table() -> None:
+    done = _smoke("experiments.dngo_calibration")
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (ROOT / "experiments" / "results" / "dngo_calibration_smoke.md").read_text()
+    assert "| GP |" in text and "| DNGO, one network |" in text and "| DNGO, defaults |" in text
+    assert "Default DNGO: coverage" in text
+    rows = json.loads(
+        (ROOT / "experiments" / "results" / "dngo_calibration_smoke.json").read_text()
+    )
+    for row in rows["calibration"]:
+        assert 0.0 <= row["coverage_mean"] <= 1.0 and row["rmse_mean"] > 0
+
+
+@pytest.mark.slow
+def test_dngo_scaling_smoke_times_every_case() -> None:
+    done = _smoke("experiments.dngo_scaling")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads((ROOT / "experiments" / "results" / "dngo_scaling_smoke.json").read_text())
+    assert {(r["model"], r["n"]) for r in rows} == {
+        (m, n) for m in ("dngo", "dngo-campaign", "gp") for n in (100, 200)
+    }
+    assert all(r["ask_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+    text = (ROOT / "experiments" / "results" / "dngo_scaling_smoke.md").read_text()
+    assert "Through the campaign" in text and "(target <= 12)" in text
