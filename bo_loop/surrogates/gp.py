@@ -18,6 +18,8 @@ from gpytorch.priors import GammaPrior
 from torch import Tensor
 
 from bo_loop.surrogates.encoding import OneHotCategorical
+from bo_loop.surrogates.gp_mll import fit_raw
+from bo_loop.surrogates.gp_posterior import ClosedFormGP
 
 #: The GP has no per-campaign options yet (the kernel below is chosen by the benchmarks). Kept as
 #: a dict so campaigns can store settings later.
@@ -58,9 +60,21 @@ def covar_module(kernel: str, dims: int) -> Kernel | None:
 WARM_START = True
 
 
+#: Maximise the marginal likelihood with `gp_mll` (the same objective in plain torch, 10-20x
+#: cheaper per evaluation than through GPyTorch) rather than BoTorch's ``fit_gpytorch_mll``,
+#: which remains the fallback when it fails and the fit of the other kernel.
+FAST_FIT = True
+
+
+#: Answer posterior queries with `gp_posterior.ClosedFormGP` (the same Gaussian from the fitted
+#: SingleTaskGP, without GPyTorch's per-call overhead) rather than the SingleTaskGP itself.
+CLOSED_FORM_POSTERIOR = True
+
+
 def hyperparameters(model: Model) -> dict[str, Any]:
     """The fitted model's raw hyperparameters as plain JSON (name -> nested list of floats)."""
-    return {name: p.detach().tolist() for name, p in model.named_parameters()}
+    gp = model.gp if isinstance(model, ClosedFormGP) else model
+    return {name: p.detach().tolist() for name, p in gp.named_parameters()}
 
 
 def _load_hyperparameters(model: Model, values: Mapping[str, Any]) -> bool:
@@ -124,9 +138,12 @@ def fit_gp(
         )  # fmt: skip
         if warm_start is not None and WARM_START:
             _load_hyperparameters(model, warm_start)
-        fit_options = None if FIT_MAXITER is None else {"options": {"maxiter": FIT_MAXITER}}
-        fit_gpytorch_mll(
-            ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options
-        )
+        if not (FAST_FIT and KERNEL == "matern_gamma" and fit_raw(model, FIT_MAXITER)):
+            fit_options = None if FIT_MAXITER is None else {"options": {"maxiter": FIT_MAXITER}}
+            fit_gpytorch_mll(
+                ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options
+            )
     model.eval()
+    if KERNEL == "matern_gamma" and CLOSED_FORM_POSTERIOR:
+        return ClosedFormGP(model, train_X)
     return model

@@ -22,8 +22,9 @@ def data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def fit(X, Y, warm_start=None):
+    """The fitted SingleTaskGP (`fit_gp` returns it inside its closed-form posterior)."""
     bounds = torch.stack([torch.zeros(3), torch.ones(3)]).to(torch.float64)
-    return gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0, warm_start=warm_start)
+    return gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0, warm_start=warm_start).gp
 
 
 def mll_value(model) -> float:
