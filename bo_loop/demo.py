@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     assert best is not None and best.value is not None
     print(
         f"\nBest after {done} evaluations: f = {best.value:.4f} at x = {best.params['x']:.4f} "
-        f"(true minimum {TRUE_MIN:.4f} at x = {TRUE_ARGMIN:.4f}; regret {best.value - TRUE_MIN:.1e})."
+        f"(true minimum {TRUE_MIN:.5f} at x = {TRUE_ARGMIN:.5f}; regret {best.value - TRUE_MIN:.1e})."
     )
     print(f"Stored in {campaign.storage}; run again to resume, with --fresh to start over.")
 
