@@ -12,71 +12,32 @@ after the flag and the environment variable.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import make_url
 
-from bo_loop import cli_files, cli_report, cli_tell
+from bo_loop import cli_audit, cli_files, cli_report, cli_tell
 from bo_loop.campaign import MAX_ASK, Campaign
+from bo_loop.cli_common import (
+    Group,
+    UserError,
+    display_url,
+    err,
+    load_campaign,
+    out,
+    storage_of,
+    storage_option,
+)
 from bo_loop.cli_files import RoundFileError
 from bo_loop.cli_spec import SpecError, load_spec
 from bo_loop.exceptions import BoLoopError, CampaignExistsError, StorageError
-from bo_loop.storage import STORAGE_ENV, Database, resolve_url
+from bo_loop.storage import STORAGE_ENV, Database
 from bo_loop.trial import TrialState
 
-# Consoles look up sys.stdout / sys.stderr when printing, so Click's test runner captures them.
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class UserError(click.ClickException):
-    """A user error: its message on stderr, exit code 1, no traceback."""
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        err.print(Text("Error: ", style="bold red") + Text(self.format_message()))
-
-
-class _Group(click.Group):
-    """Turns every BoLoopError raised by a command into a UserError."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except BoLoopError as e:
-            raise UserError(str(e)) from None
-
-
-def storage_option(f: F) -> F:
-    return click.option(
-        "--storage",
-        metavar="URL",
-        default=None,
-        help=f"SQLAlchemy URL or SQLite file [default: ${STORAGE_ENV}, else sqlite:///campaigns.db].",
-    )(f)
-
-
-def _storage(ctx: click.Context, storage: str | None) -> str | None:
-    """The command's --storage, else the group's; None lets bo_loop read the env var or default."""
-    return storage or (ctx.obj or {}).get("storage")
-
-
-def _display(storage: str | None) -> str:
-    return make_url(resolve_url(storage)).render_as_string(hide_password=True)
-
-
-def _load(ctx: click.Context, name: str, storage: str | None) -> Campaign:
-    return Campaign.load(name, storage=_storage(ctx, storage))
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @storage_option
 @click.version_option(package_name="bo_loop", prog_name="bo-loop")
 @click.pass_context
@@ -103,7 +64,7 @@ def cli(ctx: click.Context, storage: str | None) -> None:
 def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
     """Create a campaign from a YAML or TOML spec (see examples/)."""
     parsed = load_spec(spec)
-    where = _storage(ctx, storage) or os.environ.get(STORAGE_ENV) or parsed.storage
+    where = storage_of(ctx, storage) or os.environ.get(STORAGE_ENV) or parsed.storage
     try:
         campaign = Campaign.create(
             parsed.name, parsed.parameters, parsed.objective, storage=where,
@@ -112,7 +73,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
         )  # fmt: skip
     except CampaignExistsError:
         raise UserError(
-            f"A campaign named {parsed.name!r} already exists in {_display(where)}; see it with "
+            f"A campaign named {parsed.name!r} already exists in {display_url(where)}; see it with "
             f"`bo-loop status {parsed.name}`, or give the spec another name."
         ) from None
     except StorageError:
@@ -120,7 +81,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
     except BoLoopError as e:
         # seed, initial_design_size, surrogate: checked by Campaign.create, reported as the spec's.
         raise SpecError(f"{spec.name}: {e}") from None
-    out.print(f"Created campaign [bold]{parsed.name}[/] in {_display(where)}", highlight=False)
+    out.print(f"Created campaign [bold]{parsed.name}[/] in {display_url(where)}", highlight=False)
     out.print(cli_report.space_table(campaign.space))
     out.print(
         f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
@@ -134,15 +95,15 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
 @click.pass_context
 def list_campaigns(ctx: click.Context, storage: str | None) -> None:
     """List the campaigns in a database."""
-    where = _storage(ctx, storage)
+    where = storage_of(ctx, storage)
     names = Campaign.list(where)
     if not names:
         out.print(
-            f"No campaigns in {_display(where)} yet; create one with `bo-loop init spec.yaml`."
+            f"No campaigns in {display_url(where)} yet; create one with `bo-loop init spec.yaml`."
         )
         return
     table = Table("campaign", "objective", "trials", "pending", "best",
-                  title=_display(where), title_justify="left")  # fmt: skip
+                  title=display_url(where), title_justify="left")  # fmt: skip
     for name in names:
         campaign = Campaign.load(name, storage=where)
         trials = campaign.trials()
@@ -178,7 +139,7 @@ def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool
     command leaves the campaign as it was.
     """
     path = cli_files.check_output_path(output, force=force, what="round file")
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     cli_files.check_column_names(c.space, c.objective)
     with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count)
@@ -215,7 +176,7 @@ def pending(ctx: click.Context, campaign: str, output: Path | None, force: bool,
     For a round file that was lost, or could not be written after asking.
     """
     path = cli_files.check_output_path(output, force=force) if output else None
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     trials = c.trials(TrialState.PENDING)
     table = cli_report.trials_table(
         c.space, c.objective, trials, title="Pending trials", outcome=False
@@ -244,7 +205,7 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
     result a number, 'failed' (reason in the note column), 'abandoned', or blank (left pending).
     If any row breaks a rule, nothing is recorded.
     """
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     sheet = cli_files.read_round_file(file)
     plans, ignored = cli_tell.plan_tell(sheet, c.space, c.objective, c.trials())
     errors = [p for p in plans if p.action == "error"]
@@ -278,7 +239,7 @@ def add(ctx: click.Context, campaign: str, file: Path, storage: str | None) -> N
     One row per run, with exactly the columns: every parameter and the objective. Every row is
     checked (settings inside the space, a numeric result); if any row is bad, nothing is stored.
     """
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     frame = cli_files.read_measurements(file)
     try:
         report = c.add_observations(frame)
@@ -298,7 +259,7 @@ def add(ctx: click.Context, campaign: str, file: Path, storage: str | None) -> N
 @click.pass_context
 def status(ctx: click.Context, campaign: str, storage: str | None) -> None:
     """Trials by state, best so far, and its progress."""
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     trials = c.trials()
     out.print(
         f"[bold]{c.name}[/]: {c.objective.goal} {c.objective.name!r}, {len(c.space)} parameters, "
@@ -329,7 +290,7 @@ def status(ctx: click.Context, campaign: str, storage: str | None) -> None:
 @click.pass_context
 def best(ctx: click.Context, campaign: str, storage: str | None) -> None:
     """The best trial measured so far."""
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     trial = c.best()
     if trial is None:
         out.print(f"Campaign {campaign!r} has no completed trial yet.")
@@ -345,7 +306,7 @@ def best(ctx: click.Context, campaign: str, storage: str | None) -> None:
 @click.pass_context
 def recommend(ctx: click.Context, campaign: str, risk_aversion: float, storage: str | None) -> None:
     """The surrogate's best settings, with mean, sd, 95% interval."""
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     with err.status("Fitting the surrogate..."):
         rec = c.recommend(risk_aversion=risk_aversion)
     out.print(cli_report.recommendation_table(c.space, c.objective, rec))
@@ -366,7 +327,7 @@ def export(
     Columns: number, state, parameters, outcome, source, generator, reason, and the times (UTC).
     """
     path = cli_files.check_output_path(output, force=force)
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     frame = c.to_dataframe()
     cli_files.write_table(path, frame)
     out.print(f"Wrote {len(frame)} trial(s) to {path}")
@@ -380,13 +341,19 @@ def export(
 @click.pass_context
 def plot(ctx: click.Context, campaign: str, output: Path, storage: str | None) -> None:
     """Save a convergence plot: every result, and the best so far."""
-    c = _load(ctx, campaign, storage)
+    c = load_campaign(ctx, campaign, storage)
     history = cli_report.best_so_far(c.objective, c.trials())
     cli_report.plot_convergence(output, c.name, c.objective, history)
     out.print(f"Wrote {output}")
 
 
 # -- the database ----------------------------------------------------------------------------
+
+
+# -- corrections and housekeeping (bo_loop.cli_audit) ------------------------------------------
+
+for _command in cli_audit.COMMANDS:
+    cli.add_command(_command)
 
 
 @cli.group()
@@ -399,12 +366,12 @@ def db() -> None:
 @click.pass_context
 def upgrade(ctx: click.Context, storage: str | None) -> None:
     """Upgrade the database schema to this bo_loop's revision (back the database up first)."""
-    where = _storage(ctx, storage)
+    where = storage_of(ctx, storage)
     before, after = Database(where, check_schema=False).upgrade()
     if before == after:
-        out.print(f"{_display(where)} is at schema revision {after}; nothing to do.")
+        out.print(f"{display_url(where)} is at schema revision {after}; nothing to do.")
     else:
-        out.print(f"{_display(where)}: schema revision {before or '(empty)'} -> {after}")
+        out.print(f"{display_url(where)}: schema revision {before or '(empty)'} -> {after}")
 
 
 def main() -> None:

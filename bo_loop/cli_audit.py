@@ -1,0 +1,164 @@
+"""``bo-loop correct / retract / history / abandon``: fixing the record, with an audit trail.
+
+A wrong number typed at the rig is corrected, not deleted: every change keeps the old value, the
+time and the reason in the campaign's history. Trials of a rig that never reports back are
+abandoned in bulk so they stop steering the proposals.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from bo_loop import cli_files
+from bo_loop.cli_common import load_campaign, out, storage_option
+from bo_loop.cli_report import fmt
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+
+
+class Duration(click.ParamType):
+    """A positive age such as ``90m``, ``12h``, ``2d`` or ``1w``."""
+
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, timedelta):
+            return value
+        match = _DURATION.match(str(value))
+        amount = float(match.group(1)) if match else math.nan
+        if not match or amount <= 0:
+            self.fail(
+                f"must be a positive number followed by m, h, d or w (e.g. 12h, 2d), "
+                f"but got {value!r}",
+                param,
+                ctx,
+            )
+        return timedelta(**{_UNITS[match.group(2)]: amount})
+
+
+@click.command()
+@click.argument("campaign")
+@click.argument("trial", type=click.IntRange(min=0))
+@click.argument("value", type=float)
+@click.option("--reason", required=True, help="Why the value changes (kept in the history).")
+@storage_option
+@click.pass_context
+def correct(ctx: click.Context, campaign: str, trial: int, value: float, reason: str,
+            storage: str | None) -> None:  # fmt: skip
+    """Replace the recorded result of TRIAL with VALUE; the old one stays in the history."""
+    c = load_campaign(ctx, campaign, storage)
+    before = c.trial(trial)
+    after = c.correct(trial, value, reason=reason)
+    was = fmt(before.value) if before.value is not None else before.state.value
+    out.print(
+        f"Trial {trial}: {c.objective.name} {was} -> {fmt(after.value)} (reason: {reason}). "
+        f"`bo-loop history {campaign} {trial}` shows every change."
+    )
+
+
+@click.command()
+@click.argument("campaign")
+@click.argument("trial", type=click.IntRange(min=0))
+@click.option("--reason", required=True, help="Why the result is withdrawn (kept in the history).")
+@storage_option
+@click.pass_context
+def retract(ctx: click.Context, campaign: str, trial: int, reason: str,
+            storage: str | None) -> None:  # fmt: skip
+    """Withdraw the recorded result of TRIAL: it no longer counts (`correct` brings it back)."""
+    c = load_campaign(ctx, campaign, storage)
+    before = c.trial(trial)
+    c.retract(trial, reason=reason)
+    out.print(
+        f"Trial {trial}: {c.objective.name} {fmt(before.value)} retracted (reason: {reason}); "
+        "the model no longer uses it."
+    )
+
+
+@click.command()
+@click.argument("campaign")
+@click.argument("trial", type=click.IntRange(min=0), required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the history to a .csv or .xlsx file.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@storage_option
+@click.pass_context
+def history(ctx: click.Context, campaign: str, trial: int | None, output: Path | None,
+            force: bool, storage: str | None) -> None:  # fmt: skip
+    """Every change of every trial (or of TRIAL): when, what, and why."""
+    path = cli_files.check_output_path(output, force=force) if output else None
+    c = load_campaign(ctx, campaign, storage)
+    frame = c.history(trial)
+    table = Table(
+        title=f"History of {campaign}" + (f", trial {trial}" if trial is not None else "")
+    )
+    for column in ["trial", "at (UTC)", "action", "state", c.objective.name, "reason"]:
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        old_state, new_state = _text(row.old_state), _text(row.new_state)
+        state = new_state if old_state in ("", new_state) else f"{old_state} -> {new_state}"
+        old_value, new_value = _value(row.old_value), _value(row.new_value)
+        value = new_value if old_value in ("", new_value) else f"{old_value} -> {new_value or '-'}"
+        at = row.at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(row.number), at, _text(row.action), state, value, _text(row.reason))
+    out.print(table)
+    if path is not None:
+        cli_files.write_table(path, frame)
+        out.print(f"Wrote {len(frame)} event(s) to {path}")
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _text(value: object) -> str:
+    """A history cell as text: pandas gives missing cells as None or NaN."""
+    return "" if _missing(value) else str(value)
+
+
+def _value(value: object) -> str:
+    return "" if _missing(value) else fmt(value)
+
+
+@click.command()
+@click.argument("campaign")
+@click.argument("trials", type=click.IntRange(min=0), nargs=-1)
+@click.option(
+    "--older-than", type=Duration(), help="Every trial pending longer than this (2d, 12h)."
+)
+@click.option("--all", "every", is_flag=True, help="Every pending trial.")
+@click.option("--reason", default=None, help="Why (kept in the history).")
+@storage_option
+@click.pass_context
+def abandon(ctx: click.Context, campaign: str, trials: tuple[int, ...],
+            older_than: timedelta | None, every: bool, reason: str | None,
+            storage: str | None) -> None:  # fmt: skip
+    """Abandon pending trials that will not be run: TRIALS, --older-than AGE, or --all.
+
+    Abandoned points may be proposed again. A result that turns up later is not lost: record it
+    with `bo-loop add`.
+    """
+    chosen = [bool(trials), older_than is not None, every]
+    if sum(chosen) != 1:
+        raise click.UsageError("Give exactly one of: trial numbers, --older-than AGE, --all.")
+    c = load_campaign(ctx, campaign, storage)
+    if older_than is not None:
+        done = c.abandon_stale(older_than, reason=reason)
+    else:
+        why = reason or ("abandoned from the command line")
+        done = c.abandon_pending(why, numbers=list(trials) if trials else None)
+    if trials:
+        skipped = sorted(set(trials) - {t.number for t in done})
+        if skipped:
+            out.print(f"Not pending, left as they are: trial(s) {', '.join(map(str, skipped))}")
+    numbers = ", ".join(str(t.number) for t in done) or "none"
+    out.print(f"Abandoned {len(done)} trial(s): {numbers}")
+
+
+COMMANDS = [correct, retract, history, abandon]
