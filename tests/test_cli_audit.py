@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import bo_loop as bl
+from bo_loop import cli_common
 from bo_loop.cli import cli
 from bo_loop.cli_audit import Duration
 
@@ -21,6 +22,12 @@ from bo_loop.cli_audit import Duration
 def invoke(*args: object) -> Result:
     runner = CliRunner(env={"COLUMNS": "200"})
     return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    """Tables at 200 columns: without a terminal (CI, xdist workers) rich wraps cells at 80."""
+    monkeypatch.setattr(cli_common.out, "_width", 200)
 
 
 @pytest.fixture
