@@ -33,7 +33,8 @@ from bo_loop.space import Space, params_key
 from bo_loop.surrogates import fit_surrogate, fitted_state
 from bo_loop.trial import Trial, TrialState
 
-#: Acquisition optimisation effort. Chosen with experiments/compare.py (see RESULTS.md).
+#: Acquisition optimisation effort. Chosen with experiments/compare.py; 20 restarts and 2,048 raw
+#: samples did not change the Hartmann6 outcomes (experiments/results/compare/notes.md).
 NUM_RESTARTS = 10
 RAW_SAMPLES = 512
 MC_SAMPLES = 256
@@ -142,8 +143,8 @@ def build_acquisition(
 
     LogEI's incumbent is the best observation. The best posterior mean at an observed point (the
     usual remedy under noise) was measured and lost on the noisy "mixed" problem: final regret
-    0.021 and 0.141 against 0.0055 and 0.0057 on seeds 0 and 1 (experiments/RESULTS.md, variants
-    bo_loop_gp_v1 and bo_loop_gp_v0), so the default stays.
+    0.021 and 0.141 against 0.0055 and 0.0057 on seeds 0 and 1 (variants bo_loop_gp_v1 and
+    bo_loop_gp_v0 in experiments/results/compare/archive/), so the default stays.
     """
     if q == 1 and X_pending is None:
         return LogExpectedImprovement(model, best_f=Y.max()), "logei"

@@ -26,7 +26,7 @@ from bo_loop.surrogates.gp_posterior import ClosedFormGP
 DEFAULT_SETTINGS: dict[str, Any] = {}
 
 #: L-BFGS-B iterations of the marginal-likelihood fit; None keeps BoTorch's default. The fit is
-#: about three quarters of an ask on Hartmann6 at 59 points (experiments/RESULTS.md, "Speed").
+#: about three quarters of an ask on Hartmann6 at 59 points (experiments/results/compare/notes.md).
 FIT_MAXITER: int | None = None
 
 #: The kernel and its hyperparameter priors:
@@ -36,8 +36,12 @@ FIT_MAXITER: int | None = None
 #: - "rbf_dim_scaled": BoTorch 0.18's default, RBF with a LogNormal lengthscale prior whose
 #:   median grows with the dimension (~10 at d = 6). On Hartmann6 it let the GP call inputs
 #:   irrelevant (lengthscales 4-8) and exploit a local basin: median final regret 0.042 over 10
-#:   seeds against 0.0006, and 0.031 against 0.0098 on the mixed problem (RESULTS.md).
+#:   seeds against 0.0006, and 0.031 against 0.0098 on the mixed problem
+#:   (experiments/results/compare/notes.md).
 KERNEL = "matern_gamma"
+
+#: Rate of the "matern_gamma" Gamma(3, rate) lengthscale prior (a benchmark knob; 6 is the default).
+LENGTHSCALE_RATE = 6.0
 
 
 def covar_module(kernel: str, dims: int) -> Kernel | None:
@@ -46,7 +50,9 @@ def covar_module(kernel: str, dims: int) -> Kernel | None:
         return None
     if kernel == "matern_gamma":
         return ScaleKernel(
-            MaternKernel(nu=2.5, ard_num_dims=dims, lengthscale_prior=GammaPrior(3.0, 6.0)),
+            MaternKernel(
+                nu=2.5, ard_num_dims=dims, lengthscale_prior=GammaPrior(3.0, LENGTHSCALE_RATE)
+            ),
             outputscale_prior=GammaPrior(2.0, 0.15),
         )
     raise ValueError(f"KERNEL must be 'rbf_dim_scaled' or 'matern_gamma', but got {kernel!r}.")
@@ -55,7 +61,7 @@ def covar_module(kernel: str, dims: int) -> Kernel | None:
 #: Start each fit from the hyperparameters of the campaign's previous fit (stored with its
 #: trials), when there is one. On Hartmann6 data the marginal likelihood has long plateaus: a
 #: fit from the prior took 110-430 L-BFGS-B evaluations (0.5-1.9 s) and reached the same optimum
-#: as one from the previous fit's values in 10-110 (experiments/RESULTS.md, "Speed"). Capping the
+#: as one from the previous fit's values in 10-110 (experiments/results/compare/notes.md). Capping the
 #: iterations instead stopped on a plateau 20 nats short of the optimum and lost quality.
 WARM_START = True
 
