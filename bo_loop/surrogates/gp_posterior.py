@@ -127,9 +127,13 @@ class ClosedFormGP(Model):
         Zq = self._features(X)
         cross = self.outputscale * matern52(Zq, self.Z, self.lengthscale)  # b x q x n
         mean = self.constant + (cross @ self.alpha).squeeze(-1)
-        V = torch.linalg.solve_triangular(self.L, cross.transpose(-1, -2), upper=False)
+        # One triangular solve for every query point of every batch: solving against a batched
+        # right-hand side would broadcast L to batch x n x n (64 GB for 2,000 rows at n = 2,000).
+        n = self.L.shape[-1]
+        Vt = torch.linalg.solve_triangular(self.L, cross.reshape(-1, n).T, upper=False).T
+        Vt = Vt.reshape(cross.shape)  # b x q x n
         prior = self.outputscale * matern52(Zq, Zq, self.lengthscale)
-        cov = prior - V.transpose(-1, -2) @ V
+        cov = prior - Vt @ Vt.transpose(-1, -2)
         if observation_noise:
             cov = cov + self.noise * torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
         # A lazy covariance, as GPyTorch's own posteriors have: a dense tensor would be factored

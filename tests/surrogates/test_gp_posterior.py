@@ -70,3 +70,23 @@ def test_other_output_indices_are_refused() -> None:
     model = fitted(False)
     with pytest.raises(Exception, match="one output"):
         model.posterior(points((2, 1), False), output_indices=[1])
+
+
+@pytest.mark.slow
+def test_many_rows_at_thousands_of_observations_in_bounded_memory(monkeypatch) -> None:
+    """`predict` and `recommend` on historical data ask for 2,000 rows of 2,000 observations at
+    once: one triangular solve, not one per row (which broadcast the n x n factor to 64 GB)."""
+    n, d = 2000, 3
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(n, d, generator=g, dtype=torch.float64)
+    Y = torch.sin(6 * X[:, :1]) + 0.1 * torch.randn(n, 1, generator=g, dtype=torch.float64)
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
+    monkeypatch.setattr(gp, "FIT_MAXITER", 3)  # the hyperparameters' quality is not the point
+    model = gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0)
+    queries = X.unsqueeze(-2)  # 2,000 x 1 x d, as modeling.mean_sd asks
+    with torch.no_grad():
+        ours = model.posterior(queries, observation_noise=True)
+        theirs = model.gp.posterior(queries[:50], observation_noise=True)
+    assert ours.mean.shape == (n, 1, 1)
+    assert torch.allclose(ours.mean[:50], theirs.mean, rtol=1e-6, atol=1e-6)
+    assert torch.allclose(ours.variance[:50], theirs.variance, rtol=1e-5, atol=1e-8)
