@@ -28,13 +28,12 @@ from typing import Any
 
 import torch
 from botorch.acquisition.objective import PosteriorTransform
-from botorch.exceptions.errors import UnsupportedError
 from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
-from gpytorch.distributions import MultivariateNormal
 from torch import Tensor, nn
 
 from bo_loop.surrogates import blr
+from bo_loop.surrogates.posterior import check_query, gaussian_posterior
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "hidden": [50, 50, 50],  # tanh layer widths; the last is the basis size D (plus a bias)
@@ -310,12 +309,7 @@ class DNGOModel(Model):
             A ``GPyTorchPosterior`` over a ``MultivariateNormal`` with a ``batch_shape x q``
             mean and a ``batch_shape x q x q`` covariance, on the original outcome scale.
         """
-        if output_indices not in (None, [0]):
-            raise UnsupportedError(f"DNGO has one output, but got {output_indices=}.")
-        if isinstance(observation_noise, Tensor):
-            raise UnsupportedError("DNGO infers its noise: observation_noise must be a bool.")
-        if X.dim() < 2:
-            raise UnsupportedError(f"X must be `batch_shape x q x d`, but got {X.shape=}.")
+        check_query("DNGO", X, output_indices, observation_noise)
         phi = self.features(X)
         pairs = [
             blr.predict(phi[i], post, observation_noise=bool(observation_noise))
@@ -331,11 +325,9 @@ class DNGOModel(Model):
         dev = mean - mix_mean
         mix_cov = (w.unsqueeze(-1) * (cov + dev.unsqueeze(-1) * dev.unsqueeze(-2))).sum(0)
         mix_cov = mix_cov + JITTER * torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
-        mvn = MultivariateNormal(self.y_mean + self.y_std * mix_mean, self.y_std**2 * mix_cov)
-        posterior = GPyTorchPosterior(mvn)
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
+        return gaussian_posterior(
+            self.y_mean + self.y_std * mix_mean, self.y_std**2 * mix_cov, posterior_transform
+        )
 
 
 def _check_settings(

@@ -61,8 +61,9 @@ def covar_module(kernel: str, dims: int) -> Kernel | None:
 #: Start each fit from the hyperparameters of the campaign's previous fit (stored with its
 #: trials), when there is one. On Hartmann6 data the marginal likelihood has long plateaus: a
 #: fit from the prior took 110-430 L-BFGS-B evaluations (0.5-1.9 s) and reached the same optimum
-#: as one from the previous fit's values in 10-110 (experiments/results/compare/notes.md). Capping the
-#: iterations instead stopped on a plateau 20 nats short of the optimum and lost quality.
+#: as one from the previous fit's values in 10-110 (experiments/results/compare/notes.md).
+#: Capping the iterations instead stopped on a plateau 20 nats short of the optimum and lost
+#: quality.
 WARM_START = True
 
 

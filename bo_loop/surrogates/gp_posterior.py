@@ -24,11 +24,11 @@ from botorch.exceptions.errors import UnsupportedError
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
-from gpytorch.distributions import MultivariateNormal
 from linear_operator import to_linear_operator
 from torch import Tensor
 
 from bo_loop.surrogates.gp_mll import JITTERS, matern52
+from bo_loop.surrogates.posterior import check_query, gaussian_posterior
 
 
 class ClosedFormGP(Model):
@@ -118,12 +118,7 @@ class ClosedFormGP(Model):
             A ``GPyTorchPosterior`` over a ``MultivariateNormal`` with a ``batch_shape x q``
             mean and a ``batch_shape x q x q`` covariance, on the original outcome scale.
         """
-        if output_indices not in (None, [0]):
-            raise UnsupportedError(f"The GP has one output, but got {output_indices=}.")
-        if isinstance(observation_noise, Tensor):
-            raise UnsupportedError("The GP infers its noise: observation_noise must be a bool.")
-        if X.dim() < 2:
-            raise UnsupportedError(f"X must be `batch_shape x q x d`, but got {X.shape=}.")
+        check_query("The GP", X, output_indices, observation_noise)
         Zq = self._features(X)
         cross = self.outputscale * matern52(Zq, self.Z, self.lengthscale)  # b x q x n
         mean = self.constant + (cross @ self.alpha).squeeze(-1)
@@ -139,10 +134,8 @@ class ClosedFormGP(Model):
         # A lazy covariance, as GPyTorch's own posteriors have: a dense tensor would be factored
         # at once by torch, which fails for nearly singular joint covariances (a pending point
         # next to an observation); linear_operator factors on demand and adds jitter when needed.
-        mvn = MultivariateNormal(
-            self.y_mean + self.y_std * mean, to_linear_operator(self.y_std**2 * cov)
+        return gaussian_posterior(
+            self.y_mean + self.y_std * mean,
+            to_linear_operator(self.y_std**2 * cov),
+            posterior_transform,
         )
-        posterior = GPyTorchPosterior(mvn)
-        if posterior_transform is not None:
-            return posterior_transform(posterior)
-        return posterior
