@@ -11,6 +11,7 @@ import math
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -113,17 +114,13 @@ def history(ctx: click.Context, campaign: str, trial: int | None, output: Path |
         out.print(f"Wrote {len(frame)} event(s) to {path}")
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _text(value: object) -> str:
+def _text(value: Any) -> str:
     """A history cell as text: pandas gives missing cells as None or NaN."""
-    return "" if _missing(value) else str(value)
+    return "" if cli_files.is_blank(value) else str(value)
 
 
-def _value(value: object) -> str:
-    return "" if _missing(value) else fmt(value)
+def _value(value: Any) -> str:
+    return "" if cli_files.is_blank(value) else fmt(value)
 
 
 @click.command()
