@@ -19,7 +19,7 @@ from bo_loop.exceptions import (
 )
 from bo_loop.imports import ImportReport
 from bo_loop.infer import infer_space
-from bo_loop.modeling import Recommendation
+from bo_loop.models.recommend import Recommendation
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Real, Space
 from bo_loop.trial import Trial, TrialState

@@ -17,18 +17,24 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from bo_loop import surrogates
 from bo_loop.audit import history_frame
 from bo_loop.exceptions import InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
-from bo_loop.modeling import FittedModel, Recommendation, fit_model, predict_rows, recommend_point
+from bo_loop.models import surrogates
+from bo_loop.models.cross_validation import Comparison, compare
+from bo_loop.models.propose import propose
+from bo_loop.models.recommend import (
+    FittedModel,
+    Recommendation,
+    fit_model,
+    predict_rows,
+    recommend_point,
+)
 from bo_loop.objective import Objective
-from bo_loop.propose import propose
 from bo_loop.space import Parameter, Space
 from bo_loop.storage import Database, store
 from bo_loop.trial import Trial, TrialState
-from bo_loop.validation import Comparison, compare
 
 #: Version of the campaign config layout stored as JSON; bump when its keys change meaning.
 CONFIG_FORMAT = 1
@@ -561,7 +567,7 @@ class Campaign:
 
         Returns a side-by-side comparison (RMSE, mean log predictive density, +/- 2 sd coverage
         of held-out measurements); ``plotting.plot_cross_validation`` draws it. See
-        ``bo_loop.validation.compare``.
+        ``bo_loop.models.cross_validation.compare``.
         """
         return compare(self, surrogates, folds, max_points=max_points, seed=seed)
 

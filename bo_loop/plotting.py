@@ -22,10 +22,10 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from bo_loop.exceptions import BoLoopError
-from bo_loop.modeling import FittedModel, importance, recommend_point
+from bo_loop.models.cross_validation import Comparison, CrossValidation
+from bo_loop.models.recommend import FittedModel, importance, recommend_point
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Real, Space
-from bo_loop.validation import Comparison, CrossValidation
 
 if TYPE_CHECKING:
     from bo_loop.campaign import Campaign
@@ -370,7 +370,7 @@ def plot_importance(
 
     Args:
         source: A fitted model, or a campaign (fitted here).
-        samples: Monte Carlo settings per level (see ``bo_loop.modeling.importance``).
+        samples: Monte Carlo settings per level (see ``bo_loop.models.recommend.importance``).
         seed: Seeds the sample.
         ax: Draw into these axes instead of a new figure.
     """

@@ -106,22 +106,22 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Reco
     return records
 
 
-#: Environment variable holding ``NAME=VALUE,...`` overrides of `bo_loop.propose` constants for
+#: Environment variable holding ``NAME=VALUE,...`` overrides of `bo_loop.models.propose` constants for
 #: bo_loop variants (``--bo-loop-set``), so the harness can measure a default before changing it.
 OVERRIDES_ENV = "BO_LOOP_BENCH_SET"
 
 
 def apply_overrides(text: str) -> dict[str, Any]:
-    """Set module constants of `bo_loop.propose` (or ``gp.NAME``) from ``NAME=VALUE,...``."""
-    import bo_loop.propose
-    import bo_loop.surrogates.gp
+    """Set module constants of `bo_loop.models.propose` (or ``gp.NAME``) from ``NAME=VALUE,...``."""
+    import bo_loop.models.propose
+    import bo_loop.models.surrogates.gp
 
     applied: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, raw = item.partition("=")
-        module: Any = bo_loop.propose
+        module: Any = bo_loop.models.propose
         if name.startswith("gp."):
-            module, name = bo_loop.surrogates.gp, name[3:]
+            module, name = bo_loop.models.surrogates.gp, name[3:]
         if not hasattr(module, name):
             raise SystemExit(f"{module.__name__} has no constant {name!r}")
         value = json.loads(raw)
@@ -287,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, help="the Markdown report to write")
     parser.add_argument("--label", help="store runs under this method name (a variant)")
     parser.add_argument(
-        "--bo-loop-set", help="NAME=JSON,... overrides of bo_loop.propose constants (use --label)"
+        "--bo-loop-set",
+        help="NAME=JSON,... overrides of bo_loop.models.propose constants (use --label)",
     )
     parser.add_argument(
         "--check-label", default="bo_loop_gp", help="the bo_loop run label the checks are about"

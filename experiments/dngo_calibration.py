@@ -3,7 +3,7 @@
 f(x) = x·sin(x) + x·cos(2x) on [0, 10]; 30 uniform random points (noise-free), 10 data seeds.
 For each model: RMSE of the posterior mean on a 1,001-point grid, and the coverage of the true
 function by the mean ± 2 sd band (latent posterior, no observation noise). Models: bo_loop's GP
-surrogate (`bo_loop.surrogates.gp.fit_gp`, the one campaigns use), DNGO with one network
+surrogate (`bo_loop.models.surrogates.gp.fit_gp`, the one campaigns use), DNGO with one network
 (``ensemble=1``) and DNGO with its defaults. Target: default DNGO coverage >= 90% and RMSE <= 2x GP.
 
     python -m experiments.dngo_calibration            # writes results/dngo_calibration.{md,json}
@@ -30,8 +30,8 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.test_functions import Hartmann
 from torch import Tensor
 
-from bo_loop.surrogates.dngo import DEFAULT_SETTINGS, fit_dngo
-from bo_loop.surrogates.gp import fit_gp as fit_bo_loop_gp
+from bo_loop.models.surrogates.dngo import DEFAULT_SETTINGS, fit_dngo
+from bo_loop.models.surrogates.gp import fit_gp as fit_bo_loop_gp
 
 SMOKE = os.environ.get("SMOKE_TEST") == "1"
 SEEDS = [0, 1] if SMOKE else list(range(10))

@@ -38,7 +38,7 @@ from botorch.optim import optimize_acqf
 from botorch.test_functions import Hartmann
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from bo_loop.surrogates.dngo import DEFAULT_SETTINGS, fit_dngo
+from bo_loop.models.surrogates.dngo import DEFAULT_SETTINGS, fit_dngo
 
 SMOKE = os.environ.get("SMOKE_TEST") == "1"
 SIZES = [100, 200] if SMOKE else [500, 1000, 2000, 4000, 8000]

@@ -73,7 +73,7 @@ def time_asks(repeats: int) -> dict[str, tuple[float, float]]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the median wall and CPU seconds per ask, or a cProfile listing."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--set", default="", help="NAME=JSON,... bo_loop.propose overrides")
+    parser.add_argument("--set", default="", help="NAME=JSON,... bo_loop.models.propose overrides")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     opts = parser.parse_args(argv)

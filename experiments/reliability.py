@@ -55,7 +55,7 @@ CAMPAIGN = "shared-rig"
 SPACE = [bl.Real("x", 0.0, 1.0), bl.Real("z", 0.0, 1.0)]
 #: Sobol points before the GP takes over: asks 6.. fit a GP on everything told so far.
 DESIGN_SIZE = 5
-#: bo_loop.propose settings of ``--effort cheap``, and the GP fit's iteration cap.
+#: bo_loop.models.propose settings of ``--effort cheap``, and the GP fit's iteration cap.
 CHEAP = {"NUM_RESTARTS": 2, "RAW_SAMPLES": 32, "MC_SAMPLES": 32}
 CHEAP_FIT_MAXITER = 10
 
@@ -64,12 +64,12 @@ def apply_effort(effort: str) -> None:
     """Make this process's asks cheap (``effort == "cheap"``), or leave bo_loop's settings."""
     if effort != "cheap":
         return
-    import bo_loop.propose
-    import bo_loop.surrogates.gp
+    import bo_loop.models.propose
+    import bo_loop.models.surrogates.gp
 
     for name, value in CHEAP.items():
-        setattr(bo_loop.propose, name, value)
-    bo_loop.surrogates.gp.FIT_MAXITER = CHEAP_FIT_MAXITER
+        setattr(bo_loop.models.propose, name, value)
+    bo_loop.models.surrogates.gp.FIT_MAXITER = CHEAP_FIT_MAXITER
 
 
 # -- the writer process -------------------------------------------------------------------------

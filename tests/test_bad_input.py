@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bo_loop as bl
+from bo_loop.models.surrogates import SurrogateError
 from bo_loop.storage import dispose, schema
-from bo_loop.surrogates import SurrogateError
 
 POSTGRES_ENV = "BO_LOOP_TEST_POSTGRES_URL"
 SPACE = [bl.Real("x", 0.0, 10.0), bl.Integer("n", 1, 5), bl.Categorical("c", ["A", "B"])]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import bo_loop as bl
-from bo_loop.modeling import recommend_point
+from bo_loop.models.recommend import recommend_point
 
 #: The cap of the yield: reached by many settings (e.g. Pressure 9 with Temperature * Speed >= 9).
 TRUE_MAX = 100.0

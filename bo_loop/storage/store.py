@@ -19,7 +19,7 @@ from bo_loop.exceptions import (
     TrialNotFoundError,
     TrialStateError,
 )
-from bo_loop.storage.models import CampaignRow, ObservationRow, TrialEventRow, TrialRow
+from bo_loop.storage.tables import CampaignRow, ObservationRow, TrialEventRow, TrialRow
 from bo_loop.trial import Trial, TrialState
 
 

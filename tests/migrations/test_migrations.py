@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 
 import bo_loop as bl
 from bo_loop.storage import Database, dispose, schema
-from bo_loop.storage.models import Base
+from bo_loop.storage.tables import Base
 
 DATA = Path(__file__).parent / "data"
 REVISIONS = sorted(p.stem for p in DATA.glob("*.db"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bo_loop.storage.models import Base
+from bo_loop.storage.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import bo_loop as bl
-from bo_loop import cli_common
 from bo_loop.cli import cli
-from bo_loop.cli_audit import Duration
+from bo_loop.cli import common as cli_common
+from bo_loop.cli.audit import Duration
 
 
 def invoke(*args: object) -> Result:

@@ -27,8 +27,8 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from linear_operator import to_linear_operator
 from torch import Tensor
 
-from bo_loop.surrogates.gp_mll import JITTERS, matern52
-from bo_loop.surrogates.posterior import check_query, gaussian_posterior
+from bo_loop.models.surrogates.gp_mll import JITTERS, matern52
+from bo_loop.models.surrogates.posterior import check_query, gaussian_posterior
 
 
 class ClosedFormGP(Model):

@@ -10,8 +10,8 @@ import torch
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 import bo_loop as bl
-import bo_loop.propose
-from bo_loop.surrogates import gp
+import bo_loop.models.propose
+from bo_loop.models.surrogates import gp
 
 
 def data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,13 +90,13 @@ def test_each_gp_ask_stores_its_fit_and_the_next_starts_there(sqlite_url, monkey
     for t in campaign.ask(5):
         campaign.tell(t.number, t.params["x"] - t.params["z"] ** 2)
     starts: list[object] = []
-    real_fit = bo_loop.propose.fit_surrogate
+    real_fit = bo_loop.models.propose.fit_surrogate
 
     def spy(*args, **kwargs):
         starts.append(kwargs.get("warm_start"))
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(bo_loop.propose, "fit_surrogate", spy)
+    monkeypatch.setattr(bo_loop.models.propose, "fit_surrogate", spy)
     (first,) = campaign.ask(1)
     campaign.tell(first.number, 0.3)
     (second,) = campaign.ask(1)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bo_loop.campaign import Campaign
-from bo_loop.cli_files import NOTE_COLUMN, TRIAL_COLUMN, Cell, RoundFileError, Sheet, is_blank
 from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
+from bo_loop.rounds.files import NOTE_COLUMN, TRIAL_COLUMN, Cell, RoundFileError, Sheet, is_blank
 from bo_loop.space import Categorical, Integer, Real, Space
 from bo_loop.trial import Trial, TrialState
 

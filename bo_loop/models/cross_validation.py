@@ -19,11 +19,11 @@ import pandas as pd
 import torch
 
 from bo_loop.exceptions import BoLoopError
-from bo_loop.modeling import FittedModel
+from bo_loop.models.propose import step_seed, torch_threads, training_data
+from bo_loop.models.recommend import FittedModel
+from bo_loop.models.surrogates import fit_surrogate, resolve_settings
 from bo_loop.objective import Objective
-from bo_loop.propose import step_seed, torch_threads, training_data
 from bo_loop.space import Space
-from bo_loop.surrogates import fit_surrogate, resolve_settings
 from bo_loop.trial import TrialState
 
 if TYPE_CHECKING:

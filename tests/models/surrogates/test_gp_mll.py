@@ -9,8 +9,8 @@ from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from bo_loop.surrogates import gp, gp_mll
-from bo_loop.surrogates.encoding import OneHotCategorical
+from bo_loop.models.surrogates import gp, gp_mll
+from bo_loop.models.surrogates.encoding import OneHotCategorical
 
 
 def make_model(n: int, cat: bool, seed: int = 0) -> SingleTaskGP:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import bo_loop as bl
-from bo_loop.validation import Comparison, compare, cross_validate, fold_assignment
+from bo_loop.models.cross_validation import Comparison, compare, cross_validate, fold_assignment
 
 
 def forrester(x: float) -> float:

@@ -32,8 +32,8 @@ from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from torch import Tensor, nn
 
-from bo_loop.surrogates import blr
-from bo_loop.surrogates.posterior import check_query, gaussian_posterior
+from bo_loop.models.surrogates import blr
+from bo_loop.models.surrogates.posterior import check_query, gaussian_posterior
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "hidden": [50, 50, 50],  # tanh layer widths; the last is the basis size D (plus a bias)
@@ -335,7 +335,7 @@ def _check_settings(
     max_steps: int, batch_size: int, lr: float, weight_decay: float, hyper: str,
 ) -> None:  # fmt: skip
     # Imported here: the package's __init__ imports this module.
-    from bo_loop.surrogates import SurrogateError
+    from bo_loop.models.surrogates import SurrogateError
 
     rules = [
         (bool(hidden) and all(isinstance(h, int) and h > 0 for h in hidden),

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 import bo_loop as bl
 from bo_loop.cli import cli
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 DEMO_SPEC = """\
 name: demo

@@ -21,11 +21,11 @@ from typing import Any
 from botorch.models.model import Model
 
 from bo_loop.exceptions import BoLoopError
-from bo_loop.surrogates.dngo import DEFAULT_SETTINGS as DNGO_DEFAULTS
-from bo_loop.surrogates.dngo import fit_dngo
-from bo_loop.surrogates.gp import DEFAULT_SETTINGS as GP_DEFAULTS
-from bo_loop.surrogates.gp import fit_gp
-from bo_loop.surrogates.gp import hyperparameters as gp_hyperparameters
+from bo_loop.models.surrogates.dngo import DEFAULT_SETTINGS as DNGO_DEFAULTS
+from bo_loop.models.surrogates.dngo import fit_dngo
+from bo_loop.models.surrogates.gp import DEFAULT_SETTINGS as GP_DEFAULTS
+from bo_loop.models.surrogates.gp import fit_gp
+from bo_loop.models.surrogates.gp import hyperparameters as gp_hyperparameters
 
 FitFunction = Callable[..., Model]
 

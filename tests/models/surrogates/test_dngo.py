@@ -17,8 +17,8 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from torch import Tensor
 
-from bo_loop.surrogates import SurrogateError, blr, resolve_settings
-from bo_loop.surrogates.dngo import DEFAULT_SETTINGS, DNGOModel, fit_dngo, num_steps
+from bo_loop.models.surrogates import SurrogateError, blr, resolve_settings
+from bo_loop.models.surrogates.dngo import DEFAULT_SETTINGS, DNGOModel, fit_dngo, num_steps
 
 DT = torch.float64
 #: Few Adam steps keep each fit well under a second; the tests check the math, not the accuracy.

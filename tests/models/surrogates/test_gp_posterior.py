@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bo_loop.surrogates import gp
-from bo_loop.surrogates.gp_posterior import ClosedFormGP
+from bo_loop.models.surrogates import gp
+from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
 
 CATS = {2: [0.0, 1.0, 2.0]}
 

@@ -2,7 +2,7 @@
 
 A round file has one row per trial: ``trial``, every parameter, the objective's column (blank
 until measured) and ``note``. This module writes and reads such files (and ``export``/``add``
-tables); checking a filled-in round against the campaign is :mod:`bo_loop.cli_tell`.
+tables); checking a filled-in round against the campaign is :mod:`bo_loop.rounds.tell`.
 """
 
 from __future__ import annotations

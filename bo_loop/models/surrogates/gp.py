@@ -17,9 +17,9 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 from torch import Tensor
 
-from bo_loop.surrogates.encoding import OneHotCategorical
-from bo_loop.surrogates.gp_mll import fit_raw
-from bo_loop.surrogates.gp_posterior import ClosedFormGP
+from bo_loop.models.surrogates.encoding import OneHotCategorical
+from bo_loop.models.surrogates.gp_mll import fit_raw
+from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
 
 #: The GP has no per-campaign options yet (the kernel below is chosen by the benchmarks). Kept as
 #: a dict so campaigns can store settings later.

@@ -29,10 +29,10 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from bo_loop.exceptions import BoLoopError
+from bo_loop.models.propose import optimize, step_seed, torch_threads, training_data
+from bo_loop.models.surrogates import fit_surrogate
 from bo_loop.objective import Objective
-from bo_loop.propose import optimize, step_seed, torch_threads, training_data
 from bo_loop.space import Space
-from bo_loop.surrogates import fit_surrogate
 from bo_loop.trial import Trial, TrialState
 
 #: Two-sided 95% normal quantile, for credible intervals.

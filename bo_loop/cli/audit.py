@@ -16,9 +16,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from bo_loop import cli_files
-from bo_loop.cli_common import load_campaign, out, storage_option
-from bo_loop.cli_report import fmt
+from bo_loop.campaign import Campaign
+from bo_loop.cli.common import campaign_command, out
+from bo_loop.cli.report import fmt
+from bo_loop.rounds import files as round_files
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
@@ -44,36 +45,26 @@ class Duration(click.ParamType):
         return timedelta(**{_UNITS[match.group(2)]: amount})
 
 
-@click.command()
-@click.argument("campaign")
+@campaign_command()
 @click.argument("trial", type=click.IntRange(min=0))
 @click.argument("value", type=float)
 @click.option("--reason", required=True, help="Why the value changes (kept in the history).")
-@storage_option
-@click.pass_context
-def correct(ctx: click.Context, campaign: str, trial: int, value: float, reason: str,
-            storage: str | None) -> None:  # fmt: skip
+def correct(c: Campaign, trial: int, value: float, reason: str) -> None:  # fmt: skip
     """Replace the recorded result of TRIAL with VALUE; the old one stays in the history."""
-    c = load_campaign(ctx, campaign, storage)
     before = c.trial(trial)
     after = c.correct(trial, value, reason=reason)
     was = fmt(before.value) if before.value is not None else before.state.value
     out.print(
         f"Trial {trial}: {c.objective.name} {was} -> {fmt(after.value)} (reason: {reason}). "
-        f"`bo-loop history {campaign} {trial}` shows every change."
+        f"`bo-loop history {c.name} {trial}` shows every change."
     )
 
 
-@click.command()
-@click.argument("campaign")
+@campaign_command()
 @click.argument("trial", type=click.IntRange(min=0))
 @click.option("--reason", required=True, help="Why the result is withdrawn (kept in the history).")
-@storage_option
-@click.pass_context
-def retract(ctx: click.Context, campaign: str, trial: int, reason: str,
-            storage: str | None) -> None:  # fmt: skip
+def retract(c: Campaign, trial: int, reason: str) -> None:  # fmt: skip
     """Withdraw the recorded result of TRIAL: it no longer counts (`correct` brings it back)."""
-    c = load_campaign(ctx, campaign, storage)
     before = c.trial(trial)
     c.retract(trial, reason=reason)
     out.print(
@@ -82,22 +73,18 @@ def retract(ctx: click.Context, campaign: str, trial: int, reason: str,
     )
 
 
-@click.command()
-@click.argument("campaign")
+@campaign_command()
 @click.argument("trial", type=click.IntRange(min=0), required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the history to a .csv or .xlsx file.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-@storage_option
-@click.pass_context
-def history(ctx: click.Context, campaign: str, trial: int | None, output: Path | None,
-            force: bool, storage: str | None) -> None:  # fmt: skip
+def history(c: Campaign, trial: int | None, output: Path | None,
+            force: bool) -> None:  # fmt: skip
     """Every change of every trial (or of TRIAL): when, what, and why."""
-    path = cli_files.check_output_path(output, force=force) if output else None
-    c = load_campaign(ctx, campaign, storage)
+    path = round_files.check_output_path(output, force=force) if output else None
     frame = c.history(trial)
     table = Table(
-        title=f"History of {campaign}" + (f", trial {trial}" if trial is not None else "")
+        title=f"History of {c.name}" + (f", trial {trial}" if trial is not None else "")
     )
     for column in ["trial", "at (UTC)", "action", "state", c.objective.name, "reason"]:
         table.add_column(column)
@@ -110,32 +97,28 @@ def history(ctx: click.Context, campaign: str, trial: int | None, output: Path |
         table.add_row(str(row.number), at, _text(row.action), state, value, _text(row.reason))
     out.print(table)
     if path is not None:
-        cli_files.write_table(path, frame)
+        round_files.write_table(path, frame)
         out.print(f"Wrote {len(frame)} event(s) to {path}")
 
 
 def _text(value: Any) -> str:
     """A history cell as text: pandas gives missing cells as None or NaN."""
-    return "" if cli_files.is_blank(value) else str(value)
+    return "" if round_files.is_blank(value) else str(value)
 
 
 def _value(value: Any) -> str:
-    return "" if cli_files.is_blank(value) else fmt(value)
+    return "" if round_files.is_blank(value) else fmt(value)
 
 
-@click.command()
-@click.argument("campaign")
+@campaign_command()
 @click.argument("trials", type=click.IntRange(min=0), nargs=-1)
 @click.option(
     "--older-than", type=Duration(), help="Every trial pending longer than this (2d, 12h)."
 )
 @click.option("--all", "every", is_flag=True, help="Every pending trial.")
 @click.option("--reason", default=None, help="Why (kept in the history).")
-@storage_option
-@click.pass_context
-def abandon(ctx: click.Context, campaign: str, trials: tuple[int, ...],
-            older_than: timedelta | None, every: bool, reason: str | None,
-            storage: str | None) -> None:  # fmt: skip
+def abandon(c: Campaign, trials: tuple[int, ...],
+            older_than: timedelta | None, every: bool, reason: str | None) -> None:  # fmt: skip
     """Abandon pending trials that will not be run: TRIALS, --older-than AGE, or --all.
 
     Abandoned points may be proposed again. A result that turns up later is not lost: record it
@@ -144,7 +127,6 @@ def abandon(ctx: click.Context, campaign: str, trials: tuple[int, ...],
     chosen = [bool(trials), older_than is not None, every]
     if sum(chosen) != 1:
         raise click.UsageError("Give exactly one of: trial numbers, --older-than AGE, --all.")
-    c = load_campaign(ctx, campaign, storage)
     if older_than is not None:
         done = c.abandon_stale(older_than, reason=reason)
     else:

@@ -26,11 +26,11 @@ from linear_operator.utils.warnings import NumericalWarning
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from bo_loop.design import sobol_points
 from bo_loop.exceptions import SpaceError
+from bo_loop.models.design import sobol_points
+from bo_loop.models.surrogates import fit_surrogate, fitted_state
 from bo_loop.objective import Objective
 from bo_loop.space import Space, params_key
-from bo_loop.surrogates import fit_surrogate, fitted_state
 from bo_loop.trial import Trial, TrialState
 
 #: Acquisition optimisation effort. Chosen with experiments/compare.py; 20 restarts and 2,048 raw

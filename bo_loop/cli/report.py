@@ -13,10 +13,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from bo_loop.cli_tell import RowPlan
 from bo_loop.exceptions import BoLoopError
-from bo_loop.modeling import Recommendation
+from bo_loop.models.recommend import Recommendation
 from bo_loop.objective import Objective
+from bo_loop.rounds.tell import RowPlan
 from bo_loop.space import Categorical, Integer, Real, Space
 from bo_loop.trial import Trial, TrialState
 

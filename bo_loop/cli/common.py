@@ -1,11 +1,12 @@
 """What every ``bo-loop`` command shares: the consoles, the user-error exit, the storage option.
 
-Kept apart from `bo_loop.cli` so that command modules (`bo_loop.cli_audit`) can use it without
-importing the command group.
+Kept apart from `bo_loop.cli.app` so that the command modules can use it without importing the
+command group.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
@@ -62,3 +63,23 @@ def display_url(storage: str | None) -> str:
 
 def load_campaign(ctx: click.Context, name: str, storage: str | None) -> Campaign:
     return Campaign.load(name, storage=storage_of(ctx, storage))
+
+
+def campaign_command(
+    name: str | None = None, **attrs: Any
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """A command about one stored campaign: ``bo-loop NAME CAMPAIGN [args] [--storage URL]``.
+
+    Adds the ``CAMPAIGN`` argument (first) and the ``--storage`` option, opens the campaign and
+    calls the decorated function with it as its first argument, followed by the command's own
+    arguments and options.
+    """
+
+    def decorate(f: Callable[..., Any]) -> click.Command:
+        @functools.wraps(f)
+        def run(*, campaign: str, storage: str | None, **kwargs: Any) -> Any:
+            return f(load_campaign(click.get_current_context(), campaign, storage), **kwargs)
+
+        return click.command(name, **attrs)(click.argument("campaign")(storage_option(run)))
+
+    return decorate

@@ -1,0 +1,135 @@
+"""``bo-loop ask / pending / tell / add``: a round at the rig, as CSV or XLSX files.
+
+The files themselves (reading, writing, checking a filled-in round) are `bo_loop.rounds`, which
+does not depend on Click; these commands print what it found and what was recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.text import Text
+
+from bo_loop.campaign import MAX_ASK, Campaign
+from bo_loop.cli import report as cli_report
+from bo_loop.cli.common import campaign_command, err, out
+from bo_loop.exceptions import BoLoopError
+from bo_loop.rounds import files as round_files
+from bo_loop.rounds import tell as round_tell
+from bo_loop.rounds.files import RoundFileError
+from bo_loop.trial import TrialState
+
+
+@campaign_command()
+@click.option("-n", "count", type=click.IntRange(1, MAX_ASK), default=1, show_default=True,
+              help="How many trials to ask for.")  # fmt: skip
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Round file to write: .csv or .xlsx.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def ask(c: Campaign, count: int, output: Path, force: bool) -> None:  # fmt: skip
+    """Ask for -n new trials; write them to a round file to fill in.
+
+    The trials are pending from now on. An existing output file is never overwritten without
+    --force (it may hold results typed by hand); this is checked before asking, so a refused
+    command leaves the campaign as it was.
+    """
+    path = round_files.check_output_path(output, force=force, what="round file")
+    round_files.check_column_names(c.space, c.objective)
+    with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
+        trials = c.ask(count)
+    try:
+        round_files.write_round_file(path, c.space, c.objective, trials)
+    except RoundFileError as e:
+        numbers = ", ".join(str(t.number) for t in trials)
+        raise RoundFileError(
+            f"{e} The new trials ({numbers}) are stored as pending: write them to another file "
+            f"with `bo-loop pending {c.name} -o FILE`."
+        ) from None
+    table = cli_report.trials_table(
+        c.space, c.objective, trials, title=f"New trials -> {path}", outcome=False
+    )
+    out.print(table)
+    out.print(
+        f"Fill in the [bold]{c.objective.name}[/] column of {path} ('failed' and a note if a run "
+        f"failed; leave it blank if not run yet), then: bo-loop tell {c.name} {path}",
+        highlight=False,
+    )
+
+
+@campaign_command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the pending trials as a round file (.csv or .xlsx).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def pending(c: Campaign, output: Path | None, force: bool) -> None:  # fmt: skip
+    """Show pending trials; -o writes them to a round file again.
+
+    For a round file that was lost, or could not be written after asking.
+    """
+    path = round_files.check_output_path(output, force=force) if output else None
+    trials = c.trials(TrialState.PENDING)
+    table = cli_report.trials_table(
+        c.space, c.objective, trials, title="Pending trials", outcome=False
+    )
+    out.print(table)
+    if path is not None and not trials:
+        out.print(f"No pending trials: {path} was not written.")
+    elif path is not None:
+        round_files.check_column_names(c.space, c.objective)
+        round_files.write_round_file(path, c.space, c.objective, trials)
+        out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
+
+
+@campaign_command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Check the file and print the report; record nothing."
+)
+def tell(c: Campaign, file: Path, dry_run: bool) -> None:
+    """Record the results in a filled-in round file (.csv or .xlsx).
+
+    Every row is checked first: the trial must exist and be pending, its settings unchanged, its
+    result a number, 'failed' (reason in the note column), 'abandoned', or blank (left pending).
+    If any row breaks a rule, nothing is recorded.
+    """
+    sheet = round_files.read_round_file(file)
+    plans, ignored = round_tell.plan_tell(sheet, c.space, c.objective, c.trials())
+    errors = [p for p in plans if p.action == "error"]
+    recording = not errors and not dry_run
+    if ignored:
+        err.print(Text(f"Ignored column(s) {ignored!r}: not part of a round file.", style="yellow"))
+    if not recording:
+        out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=False))
+    if errors:
+        lines = "\n".join(f"  {p.label}:{p.message}" for p in errors)
+        raise RoundFileError(
+            f"Nothing was recorded: {len(errors)} of {len(plans)} row(s) in {sheet.name} broke "
+            f"the rules:\n{lines}"
+        )
+    if dry_run:
+        out.print("Dry run: every row is valid; nothing was recorded.")
+        return
+    round_tell.apply_plans(c, plans)
+    out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=True))
+    out.print(round_tell.summary(plans))
+
+
+@campaign_command()
+@click.argument("file", type=click.Path(path_type=Path))
+def add(c: Campaign, file: Path) -> None:
+    """Record runs bo_loop did not propose, from a CSV or XLSX file.
+
+    One row per run, with exactly the columns: every parameter and the objective. Every row is
+    checked (settings inside the space, a numeric result); if any row is bad, nothing is stored.
+    """
+    frame = round_files.read_measurements(file)
+    try:
+        report = c.add_observations(frame)
+    except BoLoopError as e:
+        raise RoundFileError(f"{file.name}: {e}") from None
+    title = f"Added from {file.name}"
+    out.print(cli_report.trials_table(c.space, c.objective, report.added, title=title))
+    out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
+
+
+COMMANDS = [ask, pending, tell, add]
