@@ -18,26 +18,20 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from bo_loop.audit import history_frame
-from bo_loop.exceptions import InvalidArgumentError, ObjectiveError, SpaceError
+from bo_loop.config import CampaignConfig, check_int
+from bo_loop.exceptions import InvalidArgumentError, ObjectiveError
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.models import surrogates
 from bo_loop.models.cross_validation import Comparison, compare
+from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.propose import propose
-from bo_loop.models.recommend import (
-    FittedModel,
-    Recommendation,
-    fit_model,
-    predict_rows,
-    recommend_point,
-)
+from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
 from bo_loop.objective import Objective
 from bo_loop.space import Parameter, Space
 from bo_loop.storage import Database, store
 from bo_loop.trial import Trial, TrialState
 
-#: Version of the campaign config layout stored as JSON; bump when its keys change meaning.
-CONFIG_FORMAT = 1
 MAX_ASK = 1000
 _MAX_NAME = 255
 
@@ -49,16 +43,6 @@ def _check_name(name: object) -> str:
             f"but got {name!r}."
         )
     return name
-
-
-def _check_int(value: object, label: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidArgumentError(f"{label} must be an integer, but got {value!r}.")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InvalidArgumentError(f"{label} must be {bound}, but got {label}={v}.")
-    return v
 
 
 class Campaign:
@@ -73,11 +57,27 @@ class Campaign:
         self.name = record.name
         self._apply_config(record.config)
 
-    def _apply_config(self, config: Mapping[str, Any]) -> None:
-        self._config = dict(config)
-        self.space = Space.from_config(config["space"])
-        self.objective = Objective.from_config(config["objective"])
-        self.seed = int(config["seed"])
+    def _apply_config(self, raw: Mapping[str, Any]) -> CampaignConfig:
+        """Adopt the stored config (read anew by every call that uses it)."""
+        self._config = CampaignConfig.from_json(raw, self.name)
+        return self._config
+
+    @property
+    def config(self) -> CampaignConfig:
+        """The campaign's settings as last read from the database."""
+        return self._config
+
+    @property
+    def space(self) -> Space:
+        return self._config.space
+
+    @property
+    def objective(self) -> Objective:
+        return self._config.objective
+
+    @property
+    def seed(self) -> int:
+        return self._config.seed
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -93,6 +93,7 @@ class Campaign:
         surrogate_settings: Mapping[str, Any] | None = None,
         seed: int = 0,
         initial_design_size: int | None = None,
+        acquisition_settings: Mapping[str, Any] | None = None,
     ) -> Campaign:
         """Create and store a new campaign.
 
@@ -103,40 +104,24 @@ class Campaign:
             storage: A SQLAlchemy URL or a SQLite file path; default ``$BO_LOOP_STORAGE`` or
                 ``sqlite:///campaigns.db``.
             surrogate: ``"gp"`` or ``"dngo"``.
-            surrogate_settings: Options of that surrogate (stored with the campaign).
+            surrogate_settings: Options of that surrogate (stored with the campaign; see
+                ``bo_loop.models.surrogates``). Checked here: a bad value is refused at create.
             seed: Makes every proposal reproducible.
             initial_design_size: Sobol points before the surrogate takes over; default
                 ``max(5, 2 * number of parameters)``.
+            acquisition_settings: The acquisition optimiser's effort: ``num_restarts`` (10),
+                ``raw_samples`` (512), ``mc_samples`` (256).
 
         Raises:
             CampaignExistsError: the name is taken (the message says how to load it).
+            BoLoopError: a subclass naming the rule and value, for any bad argument.
         """
         name = _check_name(name)
-        space = parameters if isinstance(parameters, Space) else Space(parameters)
-        if isinstance(objective, str):
-            objective = Objective(objective)
-        if not isinstance(objective, Objective):
-            raise ObjectiveError(
-                f"objective must be a bl.Objective or a name, but got {objective!r}."
-            )
-        if objective.name in space.names:
-            raise ObjectiveError(
-                f"The objective's name must differ from every parameter name, but got {objective.name!r}."
-            )
-        seed = _check_int(seed, "seed", 0, 2**31 - 1)
-        if initial_design_size is not None:
-            initial_design_size = _check_int(initial_design_size, "initial_design_size", 1, 10_000)
-        config = {
-            "format": CONFIG_FORMAT,
-            "space": space.to_config(),
-            "objective": objective.to_config(),
-            "surrogate": {
-                "name": surrogate,
-                "settings": surrogates.resolve_settings(surrogate, surrogate_settings),
-            },
-            "seed": seed,
-            "initial_design_size": initial_design_size,
-        }
+        config = _build_config(
+            parameters, objective, surrogate=surrogate, surrogate_settings=surrogate_settings,
+            seed=seed, initial_design_size=initial_design_size,
+            acquisition_settings=acquisition_settings,
+        ).to_json()  # fmt: skip
         db = Database(storage)
         record = db.run(lambda s: store.create_campaign(s, name, config))
         return cls(db, record)
@@ -175,27 +160,27 @@ class Campaign:
 
     @property
     def surrogate(self) -> str:
-        return str(self._config["surrogate"]["name"])
+        return self._config.surrogate
 
     @property
     def surrogate_settings(self) -> dict[str, Any]:
-        return dict(self._config["surrogate"]["settings"])
+        return dict(self._config.surrogate_settings)
 
     def ask(self, n: int = 1) -> builtins.list[Trial]:
         """Propose ``n`` experiments and store them as pending trials at once.
 
         Trials still pending count as under evaluation, so new proposals keep away from them.
         """
-        n = _check_int(n, "n", 1, MAX_ASK)
+        n = check_int(n, "n", 1, MAX_ASK)
 
         def work(session: Session) -> builtins.list[Trial]:
             record = store.get_campaign(session, self.name, lock=True)
-            self._apply_config(record.config)
-            trials = store.read_trials(session, record.id, self.objective.name)
+            c = self._apply_config(record.config)
+            trials = store.read_trials(session, record.id, c.objective.name)
             proposals = propose(
-                self.space, self.objective, trials, n, seed=self.seed,
-                surrogate=self.surrogate, settings=self.surrogate_settings,
-                design_size=self._config.get("initial_design_size"),
+                c.space, c.objective, trials, n, seed=c.seed, surrogate=c.surrogate,
+                settings=c.surrogate_settings, acquisition=c.acquisition,
+                design_size=c.initial_design_size,
             )  # fmt: skip
             new = [store.NewTrial(p.params, "bo_loop", p.provenance) for p in proposals]
             return store.insert_trials(session, record.id, self.objective.name, new)
@@ -209,7 +194,7 @@ class Campaign:
             number: The trial's number.
             value: A finite number, or ``{objective_name: number}``.
         """
-        number = _check_int(number, "trial number", 0)
+        number = check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
         self._finish(number, TrialState.COMPLETED, value=v, action="tell")
         return self.trial(number)
@@ -217,14 +202,14 @@ class Campaign:
     def fail(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as failed (the experiment ran but gave no usable outcome)."""
         self._finish(
-            _check_int(number, "trial number", 0), TrialState.FAILED, reason=reason, action="fail"
+            check_int(number, "trial number", 0), TrialState.FAILED, reason=reason, action="fail"
         )
         return self.trial(number)
 
     def abandon(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as abandoned (it will not be run); its point may be proposed again."""
         self._finish(
-            _check_int(number, "trial number", 0),
+            check_int(number, "trial number", 0),
             TrialState.ABANDONED,
             reason=reason,
             action="abandon",
@@ -266,12 +251,7 @@ class Campaign:
         ``on_error="skip"`` the valid rows are stored and the rejects returned.
         """
         valid, rejected = parse_rows(data, self.space, self.objective, on_error=on_error)
-        items = [
-            store.NewTrial(
-                params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v
-            )
-            for params, v in valid
-        ]
+        items = _imported(valid)
         added = self._db.run(lambda s: self._insert_locked(s, items)) if items else []
         return ImportReport(added=added, rejected=rejected)
 
@@ -334,11 +314,11 @@ class Campaign:
 
     def set_surrogate(self, name: str, settings: Mapping[str, Any] | None = None) -> None:
         """Switch the surrogate (``"gp"`` or ``"dngo"``) for future asks; the data stay as they are."""
-        resolved = surrogates.resolve_settings(name, settings)
+        self._config.with_surrogate(name, settings)  # checked before the transaction
 
         def work(session: Session) -> None:
             record = store.get_campaign(session, self.name, lock=True)
-            config = {**record.config, "surrogate": {"name": name, "settings": resolved}}
+            config = self._apply_config(record.config).with_surrogate(name, settings).to_json()
             store.update_config(session, record.id, config)
             self._apply_config(config)
 
@@ -346,9 +326,7 @@ class Campaign:
 
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """The surrogate's predicted mean and sd of the outcome at given parameter rows."""
-        fitted = fit_model(self.space, self.objective, self.trials(), self.seed, self.surrogate,
-                           self.surrogate_settings)  # fmt: skip
-        return predict_rows(fitted, rows)
+        return predict_rows(self.fitted_model(), rows)
 
     def recommend(
         self, risk_aversion: float = 0.0, *, within: Literal["data", "space"] = "data"
@@ -364,13 +342,20 @@ class Campaign:
                 extrapolates (on the 2,000-row historical example it predicted 105-111 where the
                 truth is 100).
         """
-        if not isinstance(risk_aversion, numbers.Real) or not risk_aversion >= 0:
-            raise SpaceError(f"risk_aversion must be a number >= 0, but got {risk_aversion!r}.")
+        if (
+            isinstance(risk_aversion, bool)
+            or not isinstance(risk_aversion, numbers.Real)
+            or not 0 <= risk_aversion < float("inf")
+        ):
+            raise InvalidArgumentError(
+                f"risk_aversion must be a finite number >= 0, but got {risk_aversion!r}."
+            )
         if within not in ("data", "space"):  # checked before the (possibly long) fit
             raise InvalidArgumentError(f"within must be 'data' or 'space', but got {within!r}.")
-        fitted = fit_model(self.space, self.objective, self.trials(), self.seed, self.surrogate,
-                           self.surrogate_settings)  # fmt: skip
-        return recommend_point(fitted, float(risk_aversion), within=within)
+        fitted = self.fitted_model()
+        return recommend_point(
+            fitted, float(risk_aversion), within=within, acquisition=self._config.acquisition
+        )
 
     def __repr__(self) -> str:
         return (
@@ -402,7 +387,7 @@ class Campaign:
         Raises:
             TrialStateError: the trial is pending (tell it instead), abandoned or failed.
         """
-        number = _check_int(number, "trial number", 0)
+        number = check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
         why = self._check_reason(reason)
         self._db.run(
@@ -419,7 +404,7 @@ class Campaign:
         but its outcome is not usable), so the model ignores it and its point is not proposed
         again. The value stays in :meth:`history`; :meth:`correct` brings the trial back.
         """
-        number = _check_int(number, "trial number", 0)
+        number = check_int(number, "trial number", 0)
         why = self._check_reason(reason)
         self._db.run(
             lambda s: store.retract_observation(
@@ -435,7 +420,7 @@ class Campaign:
         old_state, new_state, old_value, new_value, reason.
         """
         if number is not None:
-            number = _check_int(number, "trial number", 0)
+            number = check_int(number, "trial number", 0)
         events = self._db.run(lambda s: store.read_events(s, self._id, number), write=False)
         return history_frame(events)
 
@@ -475,7 +460,7 @@ class Campaign:
                 raise InvalidArgumentError(
                     f"numbers must be a list of trial numbers, but got {numbers!r}."
                 )
-            wanted = [_check_int(n, "trial number", 0) for n in numbers]
+            wanted = [check_int(n, "trial number", 0) for n in numbers]
         return self._abandon_many(why, numbers=wanted)
 
     def _abandon_many(self, reason: str, **where: Any) -> builtins.list[Trial]:
@@ -534,10 +519,19 @@ class Campaign:
             data, objective.name, parameters=parameters, overrides=overrides, log=log
         )
         rows = data[[*space.names, objective.name]]
-        parse_rows(rows, space, objective, on_error=on_error)
-        campaign = cls.create(name, space, objective, storage=storage, **create_options)
-        campaign.add_observations(rows, on_error=on_error)
-        return campaign
+        name = _check_name(name)
+        config = _build_config(space, objective, **create_options).to_json()
+        valid, _ = parse_rows(rows, space, objective, on_error=on_error)
+        items = _imported(valid)
+
+        def work(session: Session) -> store.CampaignRecord:
+            record = store.create_campaign(session, name, config)
+            if items:
+                store.insert_trials(session, record.id, objective.name, items)
+            return record
+
+        db = Database(storage)
+        return cls(db, db.run(work))
 
     def fitted_model(
         self, surrogate: str | None = None, settings: Mapping[str, Any] | None = None
@@ -549,11 +543,29 @@ class Campaign:
             settings: That surrogate's settings; default the campaign's (for its own surrogate)
                 or the surrogate's defaults.
         """
-        name = surrogate or self.surrogate
-        if settings is None and name == self.surrogate:
-            settings = self.surrogate_settings
+        config, trials = self._read()
+        name = surrogate or config.surrogate
+        if settings is None and name == config.surrogate:
+            settings = config.surrogate_settings
         resolved = surrogates.resolve_settings(name, settings)
-        return fit_model(self.space, self.objective, self.trials(), self.seed, name, resolved)
+        return fit_model(config.space, config.objective, trials, config.seed, name, resolved)
+
+    def training_data(self) -> TrainingData:
+        """What the campaign's surrogate trains on now (encoded completed trials, warm start)."""
+        config, trials = self._read()
+        return TrainingData.from_trials(
+            config.space, config.objective, trials, config.surrogate, config.surrogate_settings
+        )
+
+    def _read(self) -> tuple[CampaignConfig, builtins.list[Trial]]:
+        """The stored config and every trial, read in one transaction."""
+
+        def work(session: Session) -> tuple[CampaignConfig, builtins.list[Trial]]:
+            record = store.get_campaign(session, self.name)
+            config = self._apply_config(record.config)
+            return config, store.read_trials(session, record.id, config.objective.name)
+
+        return self._db.run(work, write=False)
 
     def cross_validate(
         self,
@@ -575,3 +587,27 @@ class Campaign:
         from bo_loop.display import campaign_html
 
         return campaign_html(self)
+
+
+def _build_config(
+    parameters: Sequence[Parameter] | Space,
+    objective: Objective | str,
+    **options: Any,
+) -> CampaignConfig:
+    """The checked config of a new campaign (see `Campaign.create` for the options)."""
+    space = parameters if isinstance(parameters, Space) else Space(parameters)
+    if isinstance(objective, str):
+        objective = Objective(objective)
+    if not isinstance(objective, Objective):
+        raise ObjectiveError(f"objective must be a bl.Objective or a name, but got {objective!r}.")
+    return CampaignConfig.build(space, objective, **options)
+
+
+def _imported(valid: Sequence[tuple[dict[str, Any], float]]) -> list[store.NewTrial]:
+    """Validated imported rows as completed trials of source "manual"."""
+    return [
+        store.NewTrial(
+            params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v
+        )
+        for params, v in valid
+    ]

@@ -66,3 +66,11 @@ class ImportRowsError(BoLoopError, ValueError):
         super().__init__(
             f"{len(problems)} row(s) broke the rules; nothing was stored:\n" + "\n".join(lines)
         )
+
+
+class SettingsError(BoLoopError, ValueError):
+    """An unknown model setting, or a setting that breaks its rule (checked at create)."""
+
+
+class ConfigFormatError(StorageError):
+    """A stored campaign config was written in a format this bo_loop cannot read."""

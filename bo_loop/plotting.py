@@ -23,7 +23,9 @@ from torch import Tensor
 
 from bo_loop.exceptions import BoLoopError
 from bo_loop.models.cross_validation import Comparison, CrossValidation
-from bo_loop.models.recommend import FittedModel, importance, recommend_point
+from bo_loop.models.fitting import FittedModel
+from bo_loop.models.importance import importance
+from bo_loop.models.recommend import recommend_point
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Real, Space
 
@@ -370,7 +372,7 @@ def plot_importance(
 
     Args:
         source: A fitted model, or a campaign (fitted here).
-        samples: Monte Carlo settings per level (see ``bo_loop.models.recommend.importance``).
+        samples: Monte Carlo settings per level (see ``bo_loop.models.importance.importance``).
         seed: Seeds the sample.
         ax: Draw into these axes instead of a new figure.
     """

@@ -79,6 +79,7 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Reco
             storage=url,
             surrogate=surrogate,
             seed=seed,
+            **parse_settings(os.environ.get(OVERRIDES_ENV, ""), surrogate),
         )
 
         # CPU seconds of this process per iteration as well as run_loop's wall seconds: bo_loop
@@ -106,28 +107,37 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Reco
     return records
 
 
-#: Environment variable holding ``NAME=VALUE,...`` overrides of `bo_loop.models.propose` constants for
-#: bo_loop variants (``--bo-loop-set``), so the harness can measure a default before changing it.
+#: Environment variable holding ``NAME=VALUE,...`` settings of bo_loop variants
+#: (``--bo-loop-set``), so the harness can measure a setting before making it the default. A name
+#: is an acquisition setting (``num_restarts``) or a surrogate's (``gp.fit_maxiter``,
+#: ``dngo.ensemble``); values are JSON.
 OVERRIDES_ENV = "BO_LOOP_BENCH_SET"
 
 
-def apply_overrides(text: str) -> dict[str, Any]:
-    """Set module constants of `bo_loop.models.propose` (or ``gp.NAME``) from ``NAME=VALUE,...``."""
-    import bo_loop.models.propose
-    import bo_loop.models.surrogates.gp
+def parse_settings(text: str, surrogate: str = "gp") -> dict[str, dict[str, Any]]:
+    """``Campaign.create`` keyword arguments from ``NAME=VALUE,...`` (see `OVERRIDES_ENV`).
 
-    applied: dict[str, Any] = {}
+    Settings of another surrogate than ``surrogate`` are ignored, so one ``--bo-loop-set`` serves
+    the GP and DNGO runs of a comparison.
+    """
+    from bo_loop.models import acquisition, surrogates
+
+    out: dict[str, dict[str, Any]] = {"surrogate_settings": {}, "acquisition_settings": {}}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, raw = item.partition("=")
-        module: Any = bo_loop.models.propose
-        if name.startswith("gp."):
-            module, name = bo_loop.models.surrogates.gp, name[3:]
-        if not hasattr(module, name):
-            raise SystemExit(f"{module.__name__} has no constant {name!r}")
-        value = json.loads(raw)
-        setattr(module, name, value)
-        applied[f"{module.__name__}.{name}"] = value
-    return applied
+        owner, _, key = name.rpartition(".")
+        if owner and owner not in surrogates.SURROGATES:
+            raise SystemExit(f"{name!r}: no surrogate {owner!r}")
+        if owner:
+            if owner == surrogate:
+                out["surrogate_settings"][key] = json.loads(raw)
+        elif key in acquisition.RULES:
+            out["acquisition_settings"][key] = json.loads(raw)
+        else:
+            raise SystemExit(f"{name!r} is no acquisition setting ({sorted(acquisition.RULES)})")
+    surrogates.resolve_settings(surrogate, out["surrogate_settings"])  # refused before any run
+    acquisition.resolve_settings(out["acquisition_settings"])
+    return out
 
 
 METHODS: dict[str, Callable[[Problem, int], list[Record]]] = {
@@ -146,7 +156,7 @@ def _maxrss_mib() -> float:
 def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
     """Run one (method, problem, seed) in this process and return its result line."""
     __import__(_LIBRARY.get(method, "numpy"))
-    overrides = apply_overrides(os.environ.get(OVERRIDES_ENV, "")) if "bo_loop" in method else {}
+    overrides = os.environ.get(OVERRIDES_ENV, "") if "bo_loop" in method else ""
     rss_before = _maxrss_mib()
     load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -288,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--label", help="store runs under this method name (a variant)")
     parser.add_argument(
         "--bo-loop-set",
-        help="NAME=JSON,... overrides of bo_loop.models.propose constants (use --label)",
+        help="NAME=JSON,... settings of the bo_loop campaigns (num_restarts=5,gp.fit_maxiter=20; use --label)",
     )
     parser.add_argument(
         "--check-label", default="bo_loop_gp", help="the bo_loop run label the checks are about"

@@ -7,7 +7,7 @@ process's CPU seconds. bo_loop runs small-data model math on one thread, so the 
 the ask would take on an idle machine even when the cores are shared.
 
     python -m experiments.profile_ask                         # defaults, 3 repeats
-    python -m experiments.profile_ask --set NUM_RESTARTS=5,RAW_SAMPLES=256
+    python -m experiments.profile_ask --set num_restarts=5,raw_samples=256
     python -m experiments.profile_ask --profile               # cProfile of one Hartmann6 ask
 """
 
@@ -25,14 +25,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from experiments.compare import apply_overrides
+from experiments.compare import parse_settings
 from experiments.problems import PROBLEMS, Problem
 
 #: (problem, observations before the timed ask): the last ask of each budget.
 CASES = (("branin", 29), ("hartmann6", 59))
 
 
-def filled_campaign(problem: Problem, n: int, seed: int, storage: str) -> object:
+def filled_campaign(
+    problem: Problem, n: int, seed: int, storage: str, settings: str = ""
+) -> object:
     """A campaign holding ``n`` observations at uniform random points of ``problem``."""
     import bo_loop as bl
 
@@ -47,12 +49,13 @@ def filled_campaign(problem: Problem, n: int, seed: int, storage: str) -> object
         bl.Objective("y", problem.goal),
         storage=storage,
         seed=seed,
+        **parse_settings(settings),
     )
     campaign.add_observations(frame)
     return campaign
 
 
-def time_asks(repeats: int) -> dict[str, tuple[float, float]]:
+def time_asks(repeats: int, settings: str = "") -> dict[str, tuple[float, float]]:
     """Median (wall, CPU) seconds of one ask per case over ``repeats`` seeds."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +64,7 @@ def time_asks(repeats: int) -> dict[str, tuple[float, float]]:
         for name, n in CASES:
             walls, cpus = [], []
             for seed in range(repeats):
-                campaign = filled_campaign(PROBLEMS[name], n, seed, storage)
+                campaign = filled_campaign(PROBLEMS[name], n, seed, storage, settings)
                 wall, cpu = time.perf_counter(), time.process_time()
                 campaign.ask(1)  # type: ignore[attr-defined]
                 walls.append(time.perf_counter() - wall)
@@ -73,25 +76,27 @@ def time_asks(repeats: int) -> dict[str, tuple[float, float]]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the median wall and CPU seconds per ask, or a cProfile listing."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--set", default="", help="NAME=JSON,... bo_loop.models.propose overrides")
+    parser.add_argument(
+        "--set", default="", help="NAME=JSON,... campaign settings (see experiments.compare)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     opts = parser.parse_args(argv)
-    applied = apply_overrides(opts.set)
+    parse_settings(opts.set)  # refused before any work
     if opts.profile:
         with tempfile.TemporaryDirectory() as tmp:
             storage = f"sqlite:///{tmp}/p.db"
             # The first model-based ask of a process pays one-off lazy imports inside torch.
             filled_campaign(PROBLEMS["branin"], 10, 99, storage).ask(1)  # type: ignore[attr-defined]
-            campaign = filled_campaign(PROBLEMS["hartmann6"], 59, 0, storage)
+            campaign = filled_campaign(PROBLEMS["hartmann6"], 59, 0, storage, opts.set)
             profiler = cProfile.Profile()
             profiler.runcall(campaign.ask, 1)  # type: ignore[attr-defined]
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
             print(text.getvalue())
         return
-    for name, (wall, cpu) in time_asks(opts.repeats).items():
-        print(f"{name}: wall {wall:.3f} s, CPU {cpu:.3f} s per ask  {applied or 'defaults'}")
+    for name, (wall, cpu) in time_asks(opts.repeats, opts.set).items():
+        print(f"{name}: wall {wall:.3f} s, CPU {cpu:.3f} s per ask  {opts.set or 'defaults'}")
 
 
 if __name__ == "__main__":

@@ -55,21 +55,12 @@ CAMPAIGN = "shared-rig"
 SPACE = [bl.Real("x", 0.0, 1.0), bl.Real("z", 0.0, 1.0)]
 #: Sobol points before the GP takes over: asks 6.. fit a GP on everything told so far.
 DESIGN_SIZE = 5
-#: bo_loop.models.propose settings of ``--effort cheap``, and the GP fit's iteration cap.
-CHEAP = {"NUM_RESTARTS": 2, "RAW_SAMPLES": 32, "MC_SAMPLES": 32}
-CHEAP_FIT_MAXITER = 10
-
-
-def apply_effort(effort: str) -> None:
-    """Make this process's asks cheap (``effort == "cheap"``), or leave bo_loop's settings."""
-    if effort != "cheap":
-        return
-    import bo_loop.models.propose
-    import bo_loop.models.surrogates.gp
-
-    for name, value in CHEAP.items():
-        setattr(bo_loop.models.propose, name, value)
-    bo_loop.models.surrogates.gp.FIT_MAXITER = CHEAP_FIT_MAXITER
+#: Campaign settings of ``--effort cheap``: a capped acquisition optimiser and GP fit. They are
+#: stored with the campaign, so every writer process asks with them.
+CHEAP = {
+    "acquisition_settings": {"num_restarts": 2, "raw_samples": 32, "mc_samples": 32},
+    "surrogate_settings": {"fit_maxiter": 10},
+}
 
 
 # -- the writer process -------------------------------------------------------------------------
@@ -118,7 +109,6 @@ def writer(spec: WriterSpec) -> None:
         os.write(fd, (json.dumps({"t": time.time(), **event}) + "\n").encode())
 
     try:
-        apply_effort(spec.effort)
         retries = _Counter()
         storage_log = logging.getLogger("bo_loop.storage.database")
         storage_log.setLevel(logging.INFO)
@@ -186,10 +176,11 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def create_campaign(url: str) -> bl.Campaign:
+def create_campaign(url: str, effort: str = "cheap") -> bl.Campaign:
+    """The shared campaign; ``effort="cheap"`` stores the `CHEAP` settings with it."""
     return bl.Campaign.create(
         CAMPAIGN, SPACE, bl.Objective("y", "maximize"), storage=url, seed=0,
-        initial_design_size=DESIGN_SIZE,
+        initial_design_size=DESIGN_SIZE, **(CHEAP if effort == "cheap" else {}),
     )  # fmt: skip
 
 
@@ -206,7 +197,7 @@ def run_concurrency(
     timeout_s: float = 3600.0,
 ) -> dict[str, Any]:
     """``writers`` processes, each ``rounds`` of ask(1) then tell, all on one campaign."""
-    create_campaign(url)
+    create_campaign(url, effort)
     ctx = _context()
     start_at = time.time() + 1.0
     specs = [
@@ -342,7 +333,7 @@ def run_kills(
     stretch_ms: float = 5.0,
 ) -> dict[str, Any]:
     """Keep ``writers`` writers going and SIGKILL them at chosen moments, ``kills`` times."""
-    create_campaign(url)
+    create_campaign(url, effort)
     ctx = _context()
     rng = random.Random(seed)
     durations: dict[str, list[float]] = {"ask": [1.0], "tell": [0.05]}
@@ -684,7 +675,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help=f"report path (default {RESULTS})")
     parser.add_argument("--no-bad-inputs", action="store_true")
     args = parser.parse_args(argv)
-    apply_effort(args.effort)  # this process asks too (after the kills)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bo_loop_rel_"))
     workdir.mkdir(parents=True, exist_ok=True)
     if args.command != "all":

@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 import bo_loop as bl
 from bo_loop import plotting
-from bo_loop.models.recommend import FittedModel, importance
+from bo_loop.models.fitting import FittedModel
+from bo_loop.models.importance import importance
 from bo_loop.storage import dispose
 
 SMALL_DNGO = {"ensemble": 2, "epochs": 200, "max_steps": 200}

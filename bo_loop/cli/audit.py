@@ -83,9 +83,7 @@ def history(c: Campaign, trial: int | None, output: Path | None,
     """Every change of every trial (or of TRIAL): when, what, and why."""
     path = round_files.check_output_path(output, force=force) if output else None
     frame = c.history(trial)
-    table = Table(
-        title=f"History of {c.name}" + (f", trial {trial}" if trial is not None else "")
-    )
+    table = Table(title=f"History of {c.name}" + (f", trial {trial}" if trial is not None else ""))
     for column in ["trial", "at (UTC)", "action", "state", c.objective.name, "reason"]:
         table.add_column(column)
     for row in frame.itertuples(index=False):

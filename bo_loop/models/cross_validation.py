@@ -12,22 +12,24 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
 from bo_loop.exceptions import BoLoopError
-from bo_loop.models.propose import step_seed, torch_threads, training_data
-from bo_loop.models.recommend import FittedModel
-from bo_loop.models.surrogates import fit_surrogate, resolve_settings
-from bo_loop.objective import Objective
-from bo_loop.space import Space
-from bo_loop.trial import TrialState
+from bo_loop.models.fitting import FittedModel, TrainingData, fit, step_seed
+from bo_loop.models.surrogates import resolve_settings
 
-if TYPE_CHECKING:
-    from bo_loop.campaign import Campaign
+
+class HasTrainingData(Protocol):
+    """A campaign: anything that can say what its surrogate trains on."""
+
+    def training_data(self) -> TrainingData: ...
+
+
+Source = HasTrainingData | TrainingData | FittedModel
 
 #: Coverage is of the interval mean +/- BAND sd.
 BAND = 2.0
@@ -105,14 +107,15 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _data(
-    source: Campaign | FittedModel,
-) -> tuple[Space, Objective, torch.Tensor, torch.Tensor, list[int]]:
+def _data(source: Source) -> TrainingData:
+    if isinstance(source, TrainingData):
+        return source
     if isinstance(source, FittedModel):
-        return source.space, source.objective, source.X, source.Y, list(source.numbers)
-    trials = source.trials(TrialState.COMPLETED)
-    X, Y = training_data(source.space, source.objective, trials)
-    return source.space, source.objective, X, Y, [t.number for t in trials]
+        return TrainingData(
+            source.space, source.objective, source.X, source.Y, source.numbers,
+            source.surrogate, source.settings, source.state,
+        )  # fmt: skip
+    return source.training_data()
 
 
 def fold_assignment(n: int, folds: int, seed: int) -> np.ndarray:
@@ -124,7 +127,7 @@ def fold_assignment(n: int, folds: int, seed: int) -> np.ndarray:
 
 
 def cross_validate(
-    source: Campaign | FittedModel,
+    source: Source,
     surrogate: str | None = None,
     folds: int = 10,
     *,
@@ -150,11 +153,15 @@ def cross_validate(
     Raises:
         BoLoopError: fewer than 3 completed trials, or ``folds`` not in [2, n].
     """
-    space, objective, X, Y, numbers = _data(source)
-    name = surrogate or source.surrogate
-    if settings is None and name == source.surrogate:
-        settings = source.settings if isinstance(source, FittedModel) else source.surrogate_settings
+    data = _data(source)
+    space, objective, X, Y, numbers = data.space, data.objective, data.X, data.Y, list(data.numbers)
+    name = surrogate or data.surrogate
+    own = name == data.surrogate
+    if settings is None and own:
+        settings = data.settings
     settings = resolve_settings(name, settings)
+    # Every fold starts where the campaign's next fit of this surrogate would start.
+    warm_start = data.warm_start if own else None
     if max_points is not None and len(X) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(X), max_points, replace=False))
         X, Y, numbers = X[keep], Y[keep], [numbers[i] for i in keep]
@@ -172,10 +179,10 @@ def cross_validate(
     for k in range(folds):
         test = torch.as_tensor(assignment == k)
         fold_seed = step_seed(seed, k)
-        with torch.random.fork_rng(), torch_threads(int((~test).sum())):
-            torch.manual_seed(fold_seed)
-            model = fit_surrogate(name, X[~test], Y[~test], bounds=space.bounds(),
-                                  cat_dims=space.cat_dims, seed=fold_seed, settings=settings)  # fmt: skip
+        model = fit(
+            space, X[~test], Y[~test], surrogate=name, settings=settings, seed=fold_seed,
+            warm_start=warm_start,
+        )  # fmt: skip
         fitted = FittedModel(model, space, objective, X[~test], Y[~test], surrogate=name)
         m, s = fitted.mean_sd(X[test], observation_noise=True)
         mean[test.numpy()] = m.numpy()
@@ -209,7 +216,7 @@ def _result(
 
 
 def compare(
-    source: Campaign | FittedModel,
+    source: Source,
     surrogates: Sequence[str] = ("gp", "dngo"),
     folds: int = 10,
     *,
@@ -228,7 +235,7 @@ def compare(
         max_points: See ``cross_validate``.
         seed: The same folds for every surrogate.
     """
-    n = len(_data(source)[2])
+    n = len(_data(source).X)
     if max_points is not None:
         n = min(n, max_points)
     folds = min(folds, n) if isinstance(folds, int) and not isinstance(folds, bool) else folds

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 import torch
 from torch.quasirandom import SobolEngine
 
 from bo_loop.exceptions import SpaceError
 from bo_loop.space import Space, params_key
+from bo_loop.trial import Trial
+
+#: Sobol points before the surrogate takes over: DESIGN_PER_DIM per dimension, at least MIN_DESIGN.
+#: A campaign's ``initial_design_size`` overrides this rule.
+MIN_DESIGN = 5
+DESIGN_PER_DIM = 2
+
+
+def default_design_size(space: Space) -> int:
+    """Sobol points before the surrogate takes over: twice the dimension, at least 5."""
+    return max(MIN_DESIGN, DESIGN_PER_DIM * space.dim)
+
 
 _CHUNK = 64
 #: How far past ``start`` to look for unused points before deciding a discrete space is exhausted.
@@ -55,3 +68,22 @@ def sobol_points(
             f"found only {len(out)}. Widen the space or ask for fewer."
         )
     return out
+
+
+def design_proposals(
+    space: Space, trials: Sequence[Trial], n: int, *, seed: int, taken: set[Hashable]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The next ``n`` design points after those the campaign's trials used, with provenance.
+
+    Returns:
+        ``(params, provenance)`` pairs; the provenance holds the Sobol index the next ask
+        continues after.
+    """
+    used = [int(t.provenance["sobol_index"]) for t in trials if "sobol_index" in t.provenance]
+    start = max(used) + 1 if used else 0
+    points = sobol_points(space, n, seed=seed, start=start, taken=taken)
+    decoded = space.decode(torch.stack([x for x, _ in points]))
+    return [
+        (params, {"generator": "sobol", "sobol_index": index, "seed": seed})
+        for params, (_, index) in zip(decoded, points, strict=True)
+    ]

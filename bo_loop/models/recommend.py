@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -29,17 +29,13 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from bo_loop.exceptions import BoLoopError
-from bo_loop.models.propose import optimize, step_seed, torch_threads, training_data
-from bo_loop.models.surrogates import fit_surrogate
-from bo_loop.objective import Objective
+from bo_loop.models.acquisition import DEFAULT_SETTINGS as DEFAULT_ACQUISITION
+from bo_loop.models.acquisition import optimize
+from bo_loop.models.fitting import CHUNK, FittedModel, torch_threads
 from bo_loop.space import Space
-from bo_loop.trial import Trial, TrialState
 
 #: Two-sided 95% normal quantile, for credible intervals.
 Z95 = 1.959963984540054
-
-#: Points per posterior call: a q=1 batch over a 2,000-point GP costs n x chunk floats of memory.
-CHUNK = 2048
 
 #: How many nearest observations measure the model's misfit around a recommended point.
 MISFIT_NEIGHBOURS = 10
@@ -47,61 +43,6 @@ MISFIT_NEIGHBOURS = 10
 #: A categorical column's contribution to a distance when the choices differ: larger than any
 #: numeric distance in the unit cube, so "near the data" always means "same choice as the data".
 _CATEGORY_GAP = 10.0
-
-
-@dataclass(frozen=True)
-class FittedModel:
-    """A surrogate fitted on a campaign's completed trials, with what is needed to use it.
-
-    Attributes:
-        model: The fitted BoTorch model; its posterior is on the signed scale (larger is better).
-        space: The campaign's search space.
-        objective: The campaign's objective.
-        X: The ``n x d`` encoded training inputs.
-        Y: The ``n x 1`` training outcomes, signed so that larger is better.
-        numbers: The trial number of each training row.
-        surrogate: The surrogate's name (``"gp"`` or ``"dngo"``).
-        settings: The surrogate's settings it was fitted with.
-    """
-
-    model: Model
-    space: Space
-    objective: Objective
-    X: Tensor
-    Y: Tensor
-    numbers: tuple[int, ...] = ()
-    surrogate: str = ""
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    def mean_sd(self, X: Tensor, *, observation_noise: bool = False) -> tuple[Tensor, Tensor]:
-        """Mean and sd of the outcome (original scale and sign) at encoded points.
-
-        Args:
-            X: An ``n x d`` tensor in the space's encoding.
-            observation_noise: Include the fitted noise: the spread of a new measurement rather
-                than of the true outcome.
-
-        Returns:
-            Two ``n`` tensors.
-        """
-        means, sds = [], []
-        with torch.no_grad(), torch_threads(len(self.X)):
-            for part in X.split(CHUNK):
-                posterior = self.model.posterior(
-                    part.unsqueeze(1), observation_noise=observation_noise
-                )
-                # Every surrogate here returns a Gaussian posterior (mean and variance exist).
-                means.append(posterior.mean.reshape(-1) * self.objective.sign)  # type: ignore[attr-defined]
-                sds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1))  # type: ignore[attr-defined]
-        if not means:
-            empty = torch.empty(0, dtype=torch.float64)
-            return empty, empty
-        return torch.cat(means), torch.cat(sds)
-
-    @property
-    def observed(self) -> Tensor:
-        """The ``n`` training outcomes on the original scale and sign."""
-        return self.Y.reshape(-1) * self.objective.sign
 
 
 @dataclass(frozen=True)
@@ -129,38 +70,6 @@ class Recommendation:
     model_sd: float = 0.0
     misfit: float = 0.0
     within: str = "data"
-
-
-def fit_model(
-    space: Space,
-    objective: Objective,
-    trials: Sequence[Trial],
-    seed: int,
-    surrogate: str,
-    settings: Mapping[str, Any],
-) -> FittedModel:
-    """Fit the campaign's surrogate on its completed trials (seeded as the next ask would be).
-
-    Raises:
-        BoLoopError: fewer than 2 completed trials.
-    """
-    X, Y = training_data(space, objective, trials)
-    if len(X) < 2:
-        raise BoLoopError(
-            f"The surrogate needs at least 2 completed trials, but the campaign has {len(X)}."
-        )
-    numbers = tuple(
-        t.number for t in trials if t.state is TrialState.COMPLETED and t.value is not None
-    )
-    this_seed = step_seed(seed, len(trials))
-    with torch.random.fork_rng(), torch_threads(len(X)):
-        torch.manual_seed(this_seed)
-        model = fit_surrogate(surrogate, X, Y, bounds=space.bounds(), cat_dims=space.cat_dims,
-                              seed=this_seed, settings=settings)  # fmt: skip
-    return FittedModel(
-        model=model, space=space, objective=objective, X=X, Y=Y, numbers=numbers,
-        surrogate=surrogate, settings=dict(settings),
-    )  # fmt: skip
 
 
 def predict_rows(
@@ -264,6 +173,7 @@ def recommend_point(
     risk_aversion: float = 0.0,
     *,
     within: Literal["data", "space"] = "data",
+    acquisition: Mapping[str, Any] = DEFAULT_ACQUISITION,
 ) -> Recommendation:
     """The best setting by the (risk-adjusted) predicted outcome, and how sure the model is there.
 
@@ -274,6 +184,7 @@ def recommend_point(
         within: ``"data"`` chooses among the measured settings (ranked by the model, not by
             their raw outcomes, so one lucky noisy measurement does not win); ``"space"``
             optimises over the whole space, the measured settings competing too.
+        acquisition: The optimiser's effort (the campaign's acquisition settings).
 
     Returns:
         The recommendation; its interval combines the posterior sd with the model's misfit to
@@ -289,7 +200,7 @@ def recommend_point(
     if within == "space":
         acq = _RiskAdjustedMean(fitted.model, kappa)
         with torch_threads(len(fitted.X)):
-            candidates = torch.cat([optimize(acq, fitted.space, 1), candidates])
+            candidates = torch.cat([optimize(acq, fitted.space, 1, acquisition), candidates])
     best = candidates[int(_score(fitted, candidates, kappa).argmax())].unsqueeze(0)
     mean, sd = fitted.mean_sd(best)
     m, s = float(mean[0]), float(sd[0])
@@ -301,64 +212,3 @@ def recommend_point(
         params=fitted.space.decode(best)[0], mean=m, sd=total, lower=m - Z95 * total,
         upper=m + Z95 * total, model_sd=s, misfit=misfit, within=within,
     )  # fmt: skip
-
-
-def importance(
-    fitted: FittedModel, *, samples: int = 256, levels: int = 16, seed: int = 0
-) -> pd.DataFrame:
-    """How much each parameter moves the predicted outcome: first-order (main-effect) indices.
-
-    For parameter ``i``, the main effect is ``g_i(v) = E[mean(x) | x_i = v]``, the model's mean
-    averaged over the other parameters drawn uniformly from the space. Its share of the mean's
-    variance, ``Var(g_i) / Var(mean)``, is the first-order Sobol index; ``effect_range`` is
-    ``max g_i - min g_i`` in the outcome's units. Both use only the posterior mean, so they
-    work for every surrogate (a GP's lengthscales would not).
-
-    Args:
-        fitted: The fitted surrogate.
-        samples: Random settings of the other parameters per level (the same for every level).
-        levels: Values per parameter: every choice or integer when there are at most this many,
-            else evenly spaced ones.
-        seed: Seeds the sample.
-
-    Returns:
-        A DataFrame indexed by parameter name with columns ``first_order`` and ``effect_range``,
-        sorted by ``first_order``, largest first.
-    """
-    space = fitted.space
-    generator = torch.Generator().manual_seed(seed)
-    base = space.from_unit_cube(
-        torch.rand(samples, space.dim, generator=generator, dtype=torch.float64)
-    )
-    total_mean, _ = fitted.mean_sd(base)
-    total_var = float(total_mean.var(correction=0))
-    rows = []
-    for i in range(space.dim):
-        values = _levels(space, i, levels)
-        X = base.repeat(len(values), 1)
-        X[:, i] = values.repeat_interleave(samples)
-        mean, _ = fitted.mean_sd(X)
-        effect = mean.reshape(len(values), samples).mean(-1)
-        rows.append(
-            {
-                "parameter": space.names[i],
-                "first_order": float(effect.var(correction=0)) / total_var
-                if total_var > 0
-                else 0.0,
-                "effect_range": float(effect.max() - effect.min()),
-            }
-        )
-    frame = pd.DataFrame(rows).set_index("parameter")
-    return frame.sort_values("first_order", ascending=False)
-
-
-def _levels(space: Space, i: int, levels: int) -> Tensor:
-    """Encoded values of parameter ``i`` at which to evaluate its main effect."""
-    grid = space.cat_dims.get(i) or space.discrete_dims.get(i)
-    if grid is not None and len(grid) <= levels:
-        return torch.tensor(grid, dtype=torch.float64)
-    column = torch.zeros(levels, space.dim, dtype=torch.float64)
-    column[:, i] = torch.linspace(0.0, 1.0, levels, dtype=torch.float64)
-    upper = space.bounds()[1, i]
-    column[:, i] = column[:, i] * upper
-    return space.round_to_grid(column)[:, i].unique()

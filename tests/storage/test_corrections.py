@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import bo_loop as bl
 import bo_loop.campaign
-from bo_loop.models.propose import training_data
+from bo_loop.models.fitting import training_data
 
 
 def make(url: str, **kwargs) -> bl.Campaign:

@@ -22,7 +22,7 @@ both, coverage is ~97% and the RMSE is at the GP's.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,22 +32,36 @@ from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from torch import Tensor, nn
 
+from bo_loop.models.settings import Rules, defaults, int_list, integer, one_of, real, resolve
 from bo_loop.models.surrogates import blr
+from bo_loop.models.surrogates.base import Surrogate
 from bo_loop.models.surrogates.posterior import check_query, gaussian_posterior
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "hidden": [50, 50, 50],  # tanh layer widths; the last is the basis size D (plus a bias)
-    "ensemble": 5,  # networks, each with its own seed and subsample
-    "subsample": 0.8,  # share of the points each network trains on (the BLR uses all)
-    "init_scale": 6.0,  # first-layer initialisation bound, in units of 1/sqrt(fan_in)
-    "epochs": 250,  # passes over a network's data (more fitted the 1-D benchmark worse) ...
-    "max_steps": 1000,  # ... but at most this many Adam steps: past ~1,000 points training
-    # costs the same at any n (mini-batches), and 3000 steps fitted noisy Hartmann6 worse
-    "batch_size": 256,  # mini-batch size; smaller data sets train full-batch
-    "lr": 0.003,  # Adam learning rate
-    "weight_decay": 0.0,  # Adam's L2 penalty on the network weights
-    "hyper": "map",  # "map": maximise the evidence over (alpha, beta); "marginal": integrate
+#: DNGO's settings (name -> (default, check)), stored with each campaign.
+RULES: Rules = {
+    # tanh layer widths; the last is the basis size D (plus a bias)
+    "hidden": ([50, 50, 50], int_list(1)),
+    # networks, each with its own seed and subsample
+    "ensemble": (5, integer(1, 100)),
+    # share of the points each network trains on (the BLR uses all)
+    "subsample": (0.8, real(0.0, 1.0, low_open=True)),
+    # first-layer initialisation bound, in units of 1/sqrt(fan_in)
+    "init_scale": (6.0, real(0.0, low_open=True)),
+    # passes over a network's data (more fitted the 1-D benchmark worse) ...
+    "epochs": (250, integer(1)),
+    # ... but at most this many Adam steps: past ~1,000 points training costs the same at any n
+    # (mini-batches), and 3000 steps fitted noisy Hartmann6 worse
+    "max_steps": (1000, integer(1)),
+    # mini-batch size; smaller data sets train full-batch
+    "batch_size": (256, integer(1)),
+    # Adam learning rate
+    "lr": (0.003, real(0.0, low_open=True)),
+    # Adam's L2 penalty on the network weights
+    "weight_decay": (0.0, real(0.0)),
+    # "map": maximise the evidence over (alpha, beta); "marginal": integrate
+    "hyper": ("map", one_of("map", "marginal")),
 }
+DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 
 #: Variance added to the diagonal of the q x q covariance, in units of the outcome's variance: a
 #: network's covariance over q > D points has rank <= D, and a Cholesky of it needs a floor.
@@ -330,31 +344,6 @@ class DNGOModel(Model):
         )
 
 
-def _check_settings(
-    hidden: list[int], ensemble: int, subsample: float, init_scale: float, epochs: int,
-    max_steps: int, batch_size: int, lr: float, weight_decay: float, hyper: str,
-) -> None:  # fmt: skip
-    # Imported here: the package's __init__ imports this module.
-    from bo_loop.models.surrogates import SurrogateError
-
-    rules = [
-        (bool(hidden) and all(isinstance(h, int) and h > 0 for h in hidden),
-         f"hidden must be a non-empty list of positive ints, but got {hidden=}"),
-        (ensemble >= 1, f"ensemble must be >= 1, but got {ensemble=}"),
-        (0 < subsample <= 1, f"subsample must be in (0, 1], but got {subsample=}"),
-        (init_scale > 0, f"init_scale must be > 0, but got {init_scale=}"),
-        (epochs >= 1 and max_steps >= 1 and batch_size >= 1,
-         f"epochs, max_steps and batch_size must be >= 1, but got {epochs=}, {max_steps=}, "
-         f"{batch_size=}"),
-        (lr > 0 and weight_decay >= 0,
-         f"lr must be > 0 and weight_decay >= 0, but got {lr=}, {weight_decay=}"),
-        (hyper in ("map", "marginal"), f"hyper must be 'map' or 'marginal', but got {hyper=}"),
-    ]  # fmt: skip
-    for ok, message in rules:
-        if not ok:
-            raise SurrogateError(f"DNGO setting: {message}.")
-
-
 def fit_dngo(
     train_X: Tensor,
     train_Y: Tensor,
@@ -397,13 +386,13 @@ def fit_dngo(
         A fitted ``DNGOModel`` in eval mode whose posterior is on the scale of ``train_Y``.
 
     Raises:
-        SurrogateError: a setting breaks its rule.
+        SettingsError: a setting breaks its rule.
         ValueError: the training tensors have the wrong shapes.
     """
-    _check_settings(
-        list(hidden), ensemble, subsample, init_scale, epochs, max_steps, batch_size, lr,
-        weight_decay, hyper,
-    )  # fmt: skip
+    resolve("DNGO", RULES, {"hidden": list(hidden), "ensemble": ensemble, "subsample": subsample,
+                            "init_scale": init_scale, "epochs": epochs, "max_steps": max_steps,
+                            "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                            "hyper": hyper})  # fmt: skip
     if train_X.dim() != 2 or train_Y.shape != (train_X.shape[0], 1) or train_X.shape[0] < 1:
         raise ValueError(
             "train_X must be `n x d` and train_Y `n x 1` with n >= 1, but got "
@@ -435,3 +424,20 @@ def fit_dngo(
                     (i, p, w / ensemble) for p, w in zip(posts, weights.tolist(), strict=True)
                 ]
     return DNGOModel(encoder, networks, heads, y_mean, y_std, X, y.unsqueeze(-1))
+
+
+def _fit(
+    train_X: Tensor,
+    train_Y: Tensor,
+    *,
+    bounds: Tensor,
+    cat_dims: dict[int, list[float]],
+    seed: int,
+    settings: Mapping[str, Any],
+    warm_start: Mapping[str, Any] | None,
+) -> DNGOModel:
+    del warm_start  # each fit trains its networks from the seed
+    return fit_dngo(train_X, train_Y, bounds=bounds, cat_dims=cat_dims, seed=seed, **settings)
+
+
+SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None)

@@ -17,65 +17,55 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 from torch import Tensor
 
+from bo_loop.models.settings import Rules, defaults, flag, integer, one_of, real
+from bo_loop.models.surrogates.base import Surrogate
 from bo_loop.models.surrogates.encoding import OneHotCategorical
 from bo_loop.models.surrogates.gp_mll import fit_raw
 from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
 
-#: The GP has no per-campaign options yet (the kernel below is chosen by the benchmarks). Kept as
-#: a dict so campaigns can store settings later.
-DEFAULT_SETTINGS: dict[str, Any] = {}
+#: The GP's settings, stored with each campaign (name -> (default, check)):
+#: - ``kernel``: "matern_gamma" (the default), Matern-5/2 with Gamma(3, ``lengthscale_rate``)
+#:   lengthscales (mean 0.5 on the unit-scaled inputs at rate 6) under a scale kernel with a
+#:   Gamma(2, 0.15) outputscale, BoTorch's default before 0.12; or "rbf_dim_scaled", BoTorch
+#:   0.18's default, RBF with a LogNormal lengthscale prior whose median grows with the dimension
+#:   (~10 at d = 6). On Hartmann6 that one let the GP call inputs irrelevant (lengthscales 4-8)
+#:   and exploit a local basin: median final regret 0.042 over 10 seeds against 0.0006, and 0.031
+#:   against 0.0098 on the mixed problem (experiments/results/compare/notes.md).
+#: - ``fit_maxiter``: L-BFGS-B iterations of the marginal-likelihood fit; null keeps BoTorch's
+#:   default. The fit is about three quarters of an ask on Hartmann6 at 59 points; capping it
+#:   stopped on a plateau 20 nats short of the optimum and lost quality.
+#: - ``warm_start``: start each fit from the hyperparameters of the campaign's previous fit
+#:   (stored with its trials). On Hartmann6 data a fit from the prior took 110-430 L-BFGS-B
+#:   evaluations (0.5-1.9 s) and reached the same optimum as one from the previous fit's values
+#:   in 10-110.
+#: - ``fast_fit``: maximise the marginal likelihood with `gp_mll` (the same objective in plain
+#:   torch, 10-20x cheaper per evaluation than through GPyTorch) rather than BoTorch's
+#:   ``fit_gpytorch_mll``, which remains the fallback when it fails and the fit of the other kernel.
+#: - ``closed_form_posterior``: answer posterior queries with `gp_posterior.ClosedFormGP` (the same
+#:   Gaussian, without GPyTorch's per-call overhead) rather than the SingleTaskGP itself.
+RULES: Rules = {
+    "kernel": ("matern_gamma", one_of("matern_gamma", "rbf_dim_scaled")),
+    "lengthscale_rate": (6.0, real(0.0, low_open=True)),
+    "fit_maxiter": (None, integer(1, optional=True)),
+    "warm_start": (True, flag),
+    "fast_fit": (True, flag),
+    "closed_form_posterior": (True, flag),
+}
 
-#: L-BFGS-B iterations of the marginal-likelihood fit; None keeps BoTorch's default. The fit is
-#: about three quarters of an ask on Hartmann6 at 59 points (experiments/results/compare/notes.md).
-FIT_MAXITER: int | None = None
 
-#: The kernel and its hyperparameter priors:
-#: - "matern_gamma" (the default): Matern-5/2 with Gamma(3, 6) lengthscales (mean 0.5 on the
-#:   unit-scaled inputs) under a scale kernel with a Gamma(2, 0.15) outputscale, BoTorch's
-#:   default before 0.12;
-#: - "rbf_dim_scaled": BoTorch 0.18's default, RBF with a LogNormal lengthscale prior whose
-#:   median grows with the dimension (~10 at d = 6). On Hartmann6 it let the GP call inputs
-#:   irrelevant (lengthscales 4-8) and exploit a local basin: median final regret 0.042 over 10
-#:   seeds against 0.0006, and 0.031 against 0.0098 on the mixed problem
-#:   (experiments/results/compare/notes.md).
-KERNEL = "matern_gamma"
-
-#: Rate of the "matern_gamma" Gamma(3, rate) lengthscale prior (a benchmark knob; 6 is the default).
-LENGTHSCALE_RATE = 6.0
+DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 
 
-def covar_module(kernel: str, dims: int) -> Kernel | None:
+def covar_module(kernel: str, dims: int, lengthscale_rate: float) -> Kernel | None:
     """The covariance of ``kernel`` over ``dims`` model inputs; None leaves BoTorch's default."""
     if kernel == "rbf_dim_scaled":
         return None
-    if kernel == "matern_gamma":
-        return ScaleKernel(
-            MaternKernel(
-                nu=2.5, ard_num_dims=dims, lengthscale_prior=GammaPrior(3.0, LENGTHSCALE_RATE)
-            ),
-            outputscale_prior=GammaPrior(2.0, 0.15),
-        )
-    raise ValueError(f"KERNEL must be 'rbf_dim_scaled' or 'matern_gamma', but got {kernel!r}.")
-
-
-#: Start each fit from the hyperparameters of the campaign's previous fit (stored with its
-#: trials), when there is one. On Hartmann6 data the marginal likelihood has long plateaus: a
-#: fit from the prior took 110-430 L-BFGS-B evaluations (0.5-1.9 s) and reached the same optimum
-#: as one from the previous fit's values in 10-110 (experiments/results/compare/notes.md).
-#: Capping the iterations instead stopped on a plateau 20 nats short of the optimum and lost
-#: quality.
-WARM_START = True
-
-
-#: Maximise the marginal likelihood with `gp_mll` (the same objective in plain torch, 10-20x
-#: cheaper per evaluation than through GPyTorch) rather than BoTorch's ``fit_gpytorch_mll``,
-#: which remains the fallback when it fails and the fit of the other kernel.
-FAST_FIT = True
-
-
-#: Answer posterior queries with `gp_posterior.ClosedFormGP` (the same Gaussian from the fitted
-#: SingleTaskGP, without GPyTorch's per-call overhead) rather than the SingleTaskGP itself.
-CLOSED_FORM_POSTERIOR = True
+    return ScaleKernel(
+        MaternKernel(
+            nu=2.5, ard_num_dims=dims, lengthscale_prior=GammaPrior(3.0, lengthscale_rate)
+        ),
+        outputscale_prior=GammaPrior(2.0, 0.15),
+    )
 
 
 def hyperparameters(model: Model) -> dict[str, Any]:
@@ -113,6 +103,7 @@ def fit_gp(
     bounds: Tensor,
     cat_dims: dict[int, list[float]],
     seed: int,
+    settings: Mapping[str, Any] | None = None,
     warm_start: Mapping[str, Any] | None = None,
 ) -> Model:
     """Fit a GP by maximising the marginal likelihood.
@@ -123,13 +114,16 @@ def fit_gp(
         bounds: The ``2 x d`` encoded bounds; numeric columns are already scaled to them.
         cat_dims: Categorical columns (index -> allowed values), one-hot expanded inside the model.
         seed: Seeds the random restarts that the fit may take when the optimiser fails.
+        settings: The full settings (`RULES`); default `DEFAULT_SETTINGS`.
         warm_start: Raw hyperparameters of an earlier fit (`hyperparameters`) to start from
-            when ``WARM_START``; ignored unless they fit this model exactly.
+            when ``settings["warm_start"]``; ignored unless they fit this model exactly.
 
     Returns:
         A fitted model in eval mode whose posterior is on the scale of ``train_Y``.
     """
     del bounds  # numeric columns arrive in [0, 1] already: the encoding is the normalisation
+    settings = DEFAULT_SETTINGS if settings is None else settings
+    kernel = settings["kernel"]
     with torch.random.fork_rng(), warnings.catch_warnings():
         torch.manual_seed(seed)
         # Inputs are normalised by construction; categorical index columns legitimately exceed 1.
@@ -141,16 +135,20 @@ def fit_gp(
         dims = one_hot.output_dim if one_hot is not None else train_X.shape[-1]
         model = SingleTaskGP(
             train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
-            covar_module=covar_module(KERNEL, dims),
+            covar_module=covar_module(kernel, dims, settings["lengthscale_rate"]),
         )  # fmt: skip
-        if warm_start is not None and WARM_START:
+        if warm_start is not None and settings["warm_start"]:
             _load_hyperparameters(model, warm_start)
-        if not (FAST_FIT and KERNEL == "matern_gamma" and fit_raw(model, FIT_MAXITER)):
-            fit_options = None if FIT_MAXITER is None else {"options": {"maxiter": FIT_MAXITER}}
+        maxiter = settings["fit_maxiter"]
+        if not (settings["fast_fit"] and kernel == "matern_gamma" and fit_raw(model, maxiter)):
+            fit_options = None if maxiter is None else {"options": {"maxiter": maxiter}}
             fit_gpytorch_mll(
                 ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options
             )
     model.eval()
-    if KERNEL == "matern_gamma" and CLOSED_FORM_POSTERIOR:
+    if kernel == "matern_gamma" and settings["closed_form_posterior"]:
         return ClosedFormGP(model, train_X)
     return model
+
+
+SURROGATE = Surrogate(rules=RULES, fit=fit_gp, state=hyperparameters)

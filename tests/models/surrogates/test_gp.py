@@ -10,8 +10,8 @@ import torch
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 import bo_loop as bl
-import bo_loop.models.propose
-from bo_loop.models.surrogates import gp
+from bo_loop.models import fitting
+from bo_loop.models.surrogates import gp, resolve_settings
 
 
 def data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -21,10 +21,13 @@ def data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return X, Y
 
 
-def fit(X, Y, warm_start=None):
+def fit(X, Y, warm_start=None, **settings):
     """The fitted SingleTaskGP (`fit_gp` returns it inside its closed-form posterior)."""
     bounds = torch.stack([torch.zeros(3), torch.ones(3)]).to(torch.float64)
-    return gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0, warm_start=warm_start).gp
+    full = resolve_settings("gp", settings)
+    return gp.fit_gp(
+        X, Y, bounds=bounds, cat_dims={}, seed=0, settings=full, warm_start=warm_start
+    ).gp
 
 
 def mll_value(model) -> float:
@@ -72,11 +75,7 @@ def test_warm_start_reaches_the_cold_optimum():
     warm = fit(X, Y, warm_start=gp.hyperparameters(previous))
     assert mll_value(warm) == pytest.approx(mll_value(cold), abs=2e-3)
     # ...and it started where it was told to: without the fit, the values are the old ones.
-    gp.FIT_MAXITER, before = 1, gp.FIT_MAXITER
-    try:
-        barely = fit(X, Y, warm_start=gp.hyperparameters(previous))
-    finally:
-        gp.FIT_MAXITER = before
+    barely = fit(X, Y, warm_start=gp.hyperparameters(previous), fit_maxiter=1)
     old = dict(previous.named_parameters())
     for name, p in barely.named_parameters():
         assert torch.allclose(p, old[name], atol=0.5), name
@@ -90,13 +89,13 @@ def test_each_gp_ask_stores_its_fit_and_the_next_starts_there(sqlite_url, monkey
     for t in campaign.ask(5):
         campaign.tell(t.number, t.params["x"] - t.params["z"] ** 2)
     starts: list[object] = []
-    real_fit = bo_loop.models.propose.fit_surrogate
+    real_fit = fitting.fit
 
     def spy(*args, **kwargs):
         starts.append(kwargs.get("warm_start"))
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(bo_loop.models.propose, "fit_surrogate", spy)
+    monkeypatch.setattr(fitting, "fit", spy)
     (first,) = campaign.ask(1)
     campaign.tell(first.number, 0.3)
     (second,) = campaign.ask(1)

@@ -23,7 +23,7 @@ def make_model(n: int, cat: bool, seed: int = 0) -> SingleTaskGP:
     dims = one_hot.output_dim if one_hot is not None else 3
     return SingleTaskGP(
         X, Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
-        covar_module=gp.covar_module("matern_gamma", dims),
+        covar_module=gp.covar_module("matern_gamma", dims, 6.0),
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bo_loop.models.surrogates import gp
+from bo_loop.models.surrogates import gp, resolve_settings
 from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
 
 CATS = {2: [0.0, 1.0, 2.0]}
@@ -81,8 +81,9 @@ def test_many_rows_at_thousands_of_observations_in_bounded_memory(monkeypatch) -
     X = torch.rand(n, d, generator=g, dtype=torch.float64)
     Y = torch.sin(6 * X[:, :1]) + 0.1 * torch.randn(n, 1, generator=g, dtype=torch.float64)
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
-    monkeypatch.setattr(gp, "FIT_MAXITER", 3)  # the hyperparameters' quality is not the point
-    model = gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0)
+    # Three iterations: the hyperparameters' quality is not the point.
+    settings = resolve_settings("gp", {"fit_maxiter": 3})
+    model = gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0, settings=settings)
     queries = X.unsqueeze(-2)  # 2,000 x 1 x d, as modeling.mean_sd asks
     with torch.no_grad():
         ours = model.posterior(queries, observation_noise=True)

@@ -1,0 +1,153 @@
+"""A campaign's stored configuration: everything that decides its proposals, as versioned JSON.
+
+The config is written once at create (and changed only by ``set_surrogate``), read on every call,
+and never cached across calls: a colleague's ``set_surrogate`` is seen by the next ``recommend``.
+Its ``format`` is checked on load: a config written by a newer bo_loop is refused with a message,
+an older format is read with the defaults it implied.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bo_loop.exceptions import ConfigFormatError, InvalidArgumentError, ObjectiveError, SpaceError
+from bo_loop.models import acquisition, surrogates
+from bo_loop.objective import Objective
+from bo_loop.space import Space
+
+#: Version of the config layout. 1: space, objective, surrogate (GP settings empty), seed,
+#: initial_design_size. 2: every setting stored in full, and the acquisition's settings.
+CONFIG_FORMAT = 2
+
+#: Columns that ``to_dataframe``, exports and round files write beside the parameters and the
+#: outcome: a parameter or objective of the same name would be overwritten there.
+RESERVED_NAMES = frozenset(
+    {"number", "state", "source", "generator", "reason", "created_at", "finished_at", "trial",
+     "note", "campaign"}
+)  # fmt: skip
+
+#: The largest ``initial_design_size``.
+MAX_DESIGN = 10_000
+
+
+def check_int(value: object, label: str, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``, else an InvalidArgumentError naming ``label``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(f"{label} must be an integer, but got {value!r}.")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InvalidArgumentError(f"{label} must be {bound}, but got {label}={v}.")
+    return v
+
+
+def check_names(space: Space, objective: Objective) -> None:
+    """Refuse names that clash with each other or with the columns bo_loop writes itself."""
+    if objective.name in space.names:
+        raise ObjectiveError(
+            f"The objective's name must differ from every parameter name, but got {objective.name!r}."
+        )
+    for name in space.names:
+        if name in RESERVED_NAMES:
+            raise SpaceError(
+                f"A parameter may not be named like a column bo_loop writes itself "
+                f"({sorted(RESERVED_NAMES)}), but got {name!r}."
+            )
+    if objective.name in RESERVED_NAMES:
+        raise ObjectiveError(
+            f"The objective may not be named like a column bo_loop writes itself "
+            f"({sorted(RESERVED_NAMES)}), but got {objective.name!r}."
+        )
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """What a campaign proposes from, besides its trials. Built checked; stored as JSON."""
+
+    space: Space
+    objective: Objective
+    seed: int = 0
+    surrogate: str = "gp"
+    surrogate_settings: Mapping[str, Any] = field(default_factory=dict)
+    acquisition: Mapping[str, Any] = field(default_factory=dict)
+    initial_design_size: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        space: Space,
+        objective: Objective,
+        *,
+        seed: object = 0,
+        surrogate: object = "gp",
+        surrogate_settings: Mapping[str, Any] | None = None,
+        acquisition_settings: Mapping[str, Any] | None = None,
+        initial_design_size: object = None,
+    ) -> CampaignConfig:
+        """Check every part and fill every default.
+
+        Raises:
+            BoLoopError: a subclass naming the rule and the value that broke it.
+        """
+        check_names(space, objective)
+        size = initial_design_size
+        return cls(
+            space=space,
+            objective=objective,
+            seed=check_int(seed, "seed", 0, 2**31 - 1),
+            surrogate=str(surrogate),
+            surrogate_settings=surrogates.resolve_settings(surrogate, surrogate_settings),  # type: ignore[arg-type]
+            acquisition=acquisition.resolve_settings(acquisition_settings),
+            initial_design_size=None
+            if size is None
+            else check_int(size, "initial_design_size", 1, MAX_DESIGN),
+        )
+
+    def with_surrogate(self, name: str, settings: Mapping[str, Any] | None) -> CampaignConfig:
+        return CampaignConfig(
+            self.space, self.objective, self.seed, name,
+            surrogates.resolve_settings(name, settings), self.acquisition,
+            self.initial_design_size,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CONFIG_FORMAT,
+            "space": self.space.to_config(),
+            "objective": self.objective.to_config(),
+            "surrogate": {"name": self.surrogate, "settings": dict(self.surrogate_settings)},
+            "acquisition": dict(self.acquisition),
+            "seed": self.seed,
+            "initial_design_size": self.initial_design_size,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any], campaign: str = "") -> CampaignConfig:
+        """Read a stored config; a format-1 config gets the settings its campaigns ran with.
+
+        Raises:
+            ConfigFormatError: the format is unknown (written by a newer bo_loop).
+        """
+        fmt = raw.get("format")
+        if fmt not in (1, CONFIG_FORMAT):
+            raise ConfigFormatError(
+                f"Campaign {campaign!r} has config format {fmt!r}, but this bo_loop reads formats "
+                f"1 to {CONFIG_FORMAT}: upgrade bo_loop (pip install -U bo_loop) to open it."
+            )
+        surrogate = raw["surrogate"]
+        return cls(
+            space=Space.from_config(raw["space"]),
+            objective=Objective.from_config(raw["objective"]),
+            seed=int(raw["seed"]),
+            surrogate=str(surrogate["name"]),
+            # Format 1 stored the GP's settings as {} (they were module constants): its defaults
+            # are those constants' values, so old campaigns propose as they did.
+            surrogate_settings=surrogates.resolve_settings(
+                surrogate["name"], surrogate["settings"]
+            ),
+            acquisition=acquisition.resolve_settings(raw.get("acquisition")),
+            initial_design_size=raw.get("initial_design_size"),
+        )
