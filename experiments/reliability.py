@@ -685,7 +685,7 @@ def run_round_kills(
         if kind == "committed":  # a moment after it: the rows are in, the command not yet done
             return lambda events: (
                 sum(e["ev"] == "commit" for e in events) >= commits
-                and time.time() > events[-1]["t"] + 0.005
+                and time.time() > events[-1]["t"] + 0.05
             )
         return lambda events: sum(e["ev"] == "sql" for e in events) >= j
 
