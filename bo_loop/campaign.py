@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from bo_loop.audit import history_frame
 from bo_loop.config import CampaignConfig, check_int
-from bo_loop.exceptions import InvalidArgumentError, ObjectiveError
+from bo_loop.exceptions import (
+    BoLoopError,
+    InvalidArgumentError,
+    ObjectiveError,
+    TrialNotFoundError,
+)
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.models import surrogates
@@ -196,38 +201,142 @@ class Campaign:
         """
         number = check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
-        self._finish(number, TrialState.COMPLETED, value=v, action="tell")
-        return self.trial(number)
+        return self._finish(number, TrialState.COMPLETED, value=v, action="tell")
 
     def fail(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as failed (the experiment ran but gave no usable outcome)."""
-        self._finish(
+        return self._finish(
             check_int(number, "trial number", 0), TrialState.FAILED, reason=reason, action="fail"
         )
-        return self.trial(number)
 
     def abandon(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as abandoned (it will not be run); its point may be proposed again."""
-        self._finish(
+        return self._finish(
             check_int(number, "trial number", 0),
             TrialState.ABANDONED,
             reason=reason,
             action="abandon",
         )
-        return self.trial(number)
 
     def _finish(
         self, number: int, state: TrialState, *, value: float | None = None,
         reason: str | None = None, action: str,
-    ) -> None:  # fmt: skip
+    ) -> Trial:  # fmt: skip
         if reason is not None and not isinstance(reason, str):
             raise InvalidArgumentError(f"reason must be a string, but got {reason!r}.")
-        self._db.run(
+        return self._db.run(
             lambda s: store.finish_trial(
                 s, self._id, number, state, objective=self.objective.name, value=value,
                 reason=reason, action=action,
             )
         )  # fmt: skip
+
+    def tell_many(
+        self,
+        values: Mapping[int, float | Mapping[str, float]]
+        | Iterable[tuple[int, float | Mapping[str, float]]] = (),
+        *,
+        failed: Mapping[int, str | None] | Iterable[int] = (),
+        abandoned: Mapping[int, str | None] | Iterable[int] = (),
+    ) -> builtins.list[Trial]:
+        """Record a whole round in one transaction: every result is stored, or none is.
+
+        Every entry is checked before anything is written (trial numbers, finite values,
+        reasons, no trial twice); then one transaction moves every trial from PENDING to its
+        new state. If any trial is unknown or no longer pending (a colleague told it meanwhile),
+        the whole round is refused, the error names every such trial, and nothing is written.
+        The cost grows with the round, not with the campaign.
+
+        Args:
+            values: The measured outcomes: ``{number: value}`` or ``(number, value)`` pairs, each
+                value a finite number or ``{objective_name: number}``.
+            failed: Trials that ran without a usable outcome: ``{number: reason or None}``, or
+                just their numbers.
+            abandoned: Trials that will not be run, as ``failed``.
+
+        Returns:
+            The trials recorded, as stored now, in number order.
+
+        Raises:
+            InvalidArgumentError, ObservationError: an entry breaks a rule (every bad entry is
+                listed); nothing was written.
+            TrialStateError, TrialNotFoundError: a trial is not pending or does not exist (every
+                such trial is listed); nothing was written.
+        """
+        round_ = self._parse_round(values, failed, abandoned)
+        if not round_:
+            return []
+        return self._db.run(lambda s: store.finish_trials(s, self._id, self.objective.name, round_))
+
+    def _parse_round(
+        self, values: object, failed: object, abandoned: object
+    ) -> builtins.list[store.Finish]:
+        """Check every entry of a round; raise one error listing every bad entry."""
+        items: builtins.list[store.Finish] = []
+        problems: builtins.list[tuple[str, BoLoopError]] = []
+        seen: dict[int, str] = {}
+
+        def entries(arg: object, label: str, pairs: bool) -> builtins.list[tuple[object, object]]:
+            if isinstance(arg, Mapping):
+                return builtins.list(arg.items())
+            if isinstance(arg, str | bytes) or not isinstance(arg, Iterable):
+                kind = "a dict {number: value}" if pairs else "a dict {number: reason}"
+                raise InvalidArgumentError(
+                    f"{label} must be {kind} or a list of "
+                    f"{'(number, value) pairs' if pairs else 'trial numbers'}, but got {arg!r}."
+                )
+            out: builtins.list[tuple[object, object]] = []
+            for entry in arg:
+                if not pairs:
+                    out.append((entry, None))
+                elif isinstance(entry, tuple) and len(entry) == 2:
+                    out.append(entry)
+                else:
+                    raise InvalidArgumentError(
+                        f"{label} must hold (number, value) pairs, but got the entry {entry!r}."
+                    )
+            return out
+
+        for label, arg, state in (
+            ("values", values, TrialState.COMPLETED),
+            ("failed", failed, TrialState.FAILED),
+            ("abandoned", abandoned, TrialState.ABANDONED),
+        ):
+            for raw_number, payload in entries(arg, label, state is TrialState.COMPLETED):
+                try:
+                    number = check_int(raw_number, "trial number", 0)
+                except BoLoopError as e:
+                    problems.append((f"{label} entry {raw_number!r}", e))
+                    continue
+                where = f"trial {number} ({label})"
+                if number in seen:
+                    problems.append((where, InvalidArgumentError(
+                        f"A round gives each trial one result, but trial {number} appears "
+                        f"twice (in {seen[number]} and in {label})."
+                    )))  # fmt: skip
+                    continue
+                seen[number] = label
+                try:
+                    if state is TrialState.COMPLETED:
+                        v = self.objective.parse_value(payload)
+                        items.append(store.Finish(number, state, value=v))
+                    elif payload is not None and not isinstance(payload, str):
+                        raise InvalidArgumentError(f"reason must be a string, but got {payload!r}.")
+                    else:
+                        items.append(store.Finish(number, state, reason=payload))
+                except BoLoopError as e:
+                    problems.append((where, e))
+        if len(problems) == 1:
+            raise problems[0][1]
+        if problems:
+            kinds = {type(e) for _, e in problems}
+            kind = kinds.pop() if len(kinds) == 1 else InvalidArgumentError
+            lines = "".join(f"\n  {where}: {e}" for where, e in problems)
+            raise kind(
+                f"{len(problems)} entries of the round broke the rules; nothing was recorded:"
+                + lines
+            )
+        return items
 
     def add_observation(
         self, params: Mapping[str, Any], value: float | Mapping[str, float]
@@ -274,13 +383,16 @@ class Campaign:
         return [t for t in all_trials if t.state is wanted]
 
     def trial(self, number: int) -> Trial:
-        """One trial by number."""
-        from bo_loop.exceptions import TrialNotFoundError
-
-        for t in self.trials():
-            if t.number == number:
-                return t
-        raise TrialNotFoundError(f"No trial numbered {number!r} in campaign {self.name!r}.")
+        """One trial by number (read alone: the cost does not grow with the campaign)."""
+        found = None
+        if isinstance(number, numbers.Integral) and not isinstance(number, bool):
+            found = self._db.run(
+                lambda s: store.read_trial(s, self._id, self.objective.name, int(number)),
+                write=False,
+            )
+        if found is None:
+            raise TrialNotFoundError(f"No trial numbered {number!r} in campaign {self.name!r}.")
+        return found
 
     def best(self) -> Trial | None:
         """The completed trial with the best observed outcome, or None before any is told."""

@@ -23,7 +23,8 @@ from bo_loop.space import Space
 CONFIG_FORMAT = 2
 
 #: Columns that ``to_dataframe``, exports and round files write beside the parameters and the
-#: outcome: a parameter or objective of the same name would be overwritten there.
+#: outcome: a parameter or objective of the same name would be overwritten there. Refused at
+#: create (``Space`` itself refuses only the first three, so older campaigns still load).
 RESERVED_NAMES = frozenset(
     {"number", "state", "source", "generator", "reason", "created_at", "finished_at", "trial",
      "note", "campaign"}
@@ -53,13 +54,13 @@ def check_names(space: Space, objective: Objective) -> None:
     for name in space.names:
         if name in RESERVED_NAMES:
             raise SpaceError(
-                f"A parameter may not be named like a column bo_loop writes itself "
-                f"({sorted(RESERVED_NAMES)}), but got {name!r}."
+                f"A parameter name must not be one of {sorted(RESERVED_NAMES)} (columns bo_loop "
+                f"writes beside the parameters), but got name={name!r}."
             )
     if objective.name in RESERVED_NAMES:
         raise ObjectiveError(
-            f"The objective may not be named like a column bo_loop writes itself "
-            f"({sorted(RESERVED_NAMES)}), but got {objective.name!r}."
+            f"An objective name must not be one of {sorted(RESERVED_NAMES)} (columns bo_loop "
+            f"writes beside the outcome), but got name={objective.name!r}."
         )
 
 

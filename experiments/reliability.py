@@ -525,6 +525,197 @@ def check_kills(url: str, lives: list[_Life]) -> dict[str, Any]:
     }
 
 
+# -- a round file killed midway ------------------------------------------------------------------
+
+#: Rows of the round file that ``round-kills`` tells (and kills).
+ROUND_ROWS = 50
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    """One ``bo-loop tell`` of a round file, run in a writer process the harness may kill."""
+
+    url: str
+    campaign: str
+    file: str
+    log: str
+    stretch_ms: float = 0.0
+
+
+def round_writer(spec: RoundSpec) -> None:
+    """Run ``bo-loop tell CAMPAIGN FILE``, logging every SQL statement and commit before it goes on."""
+    fd = os.open(spec.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def log(**event: Any) -> None:
+        os.write(fd, (json.dumps({"t": time.time(), **event}) + "\n").encode())
+
+    try:
+        from bo_loop.cli import cli
+
+        _stretch_transactions(spec.stretch_ms, log)
+        log(ev="tell")
+        cli.main(["tell", spec.campaign, spec.file, "--storage", spec.url], standalone_mode=False)
+        log(ev="told")
+    except BaseException as e:
+        log(ev="error", error=f"{type(e).__name__}: {e}", tb=traceback.format_exc())
+        os._exit(1)
+    finally:
+        os.close(fd)
+
+
+def _round_function() -> Any:
+    import importlib
+
+    return importlib.import_module("experiments.reliability").round_writer
+
+
+def make_round(url: str, name: str, path: Path, rows: int = ROUND_ROWS) -> dict[int, float]:
+    """A campaign with ``rows`` pending trials and its round file filled in; returns the values."""
+    campaign = bl.Campaign.create(name, SPACE, bl.Objective("y", "maximize"), storage=url, seed=0)
+    trials = campaign.ask(rows)
+    values = {t.number: outcome(t.params, 0, t.number) for t in trials}
+    lines = ["trial,x,z,y"] + [
+        f"{t.number},{t.params['x']!r},{t.params['z']!r},{values[t.number]!r}" for t in trials
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return values
+
+
+def check_round(url: str, name: str, values: dict[int, float]) -> list[str]:
+    """Every row of the round told with its value, or none; nothing half-written."""
+    campaign = bl.Campaign.load(name, storage=url)
+    trials = campaign.trials()
+    states = Counter(t.state.name for t in trials)
+    problems = [f"{name}: verify: {p}" for p in campaign.verify()]
+    if states == Counter({"PENDING": len(values)}):
+        return problems
+    wrong = [t.number for t in trials if t.value != values.get(t.number)]
+    if states != Counter({"COMPLETED": len(values)}) or wrong:
+        problems.append(
+            f"{name}: the round is half-recorded: {dict(states)}, trials with another value "
+            f"than the file's: {wrong[:10]}"
+        )
+    return problems
+
+
+def _round_where(events: list[dict[str, Any]]) -> str:
+    """Where a killed ``tell`` was: before, inside or at the commit of the round's transaction."""
+    last_commit = max((i for i, e in enumerate(events) if e["ev"] == "commit"), default=-1)
+    after = [e.get("s") for e in events[last_commit + 1 :] if e["ev"] == "sql"]
+    if any(s in ("UPDATE", "INSERT") for s in after):
+        return "inside the round's transaction"
+    before = [e.get("s") for e in events[: max(last_commit, 0)] if e["ev"] == "sql"]
+    if last_commit >= 0 and any(s in ("UPDATE", "INSERT") for s in before):
+        return "at the round's commit"
+    return "before the round's transaction"
+
+
+def run_round_kills(
+    url: str,
+    workdir: Path,
+    *,
+    kills: int = 12,
+    rows: int = ROUND_ROWS,
+    seed: int = 0,
+    stretch_ms: float = 5.0,
+) -> dict[str, Any]:
+    """``bo-loop tell`` a round file of ``rows`` rows and SIGKILL it at chosen moments.
+
+    A first, unkilled run logs the command's statements; each later run gets a campaign and file
+    of its own and is killed right after one of those statements (most of them inside the round's
+    transaction, chosen at random), or as it commits. Every campaign must then hold all of its
+    round or none of it, and telling the same file again must record it.
+    """
+    from bo_loop.cli import cli
+
+    ctx = _context()
+    rng = random.Random(seed)
+    problems: list[str] = []
+    where: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+
+    def life(i: int, stop: Any) -> tuple[list[dict[str, Any]], int | None, dict[int, float]]:
+        name, path = f"round-{i}", workdir / f"round-{i}.csv"
+        values = make_round(url, name, path, rows)
+        log = workdir / f"round-{i}.jsonl"
+        proc = ctx.Process(
+            target=_round_function(), args=(RoundSpec(url, name, str(path), str(log), stretch_ms),)
+        )
+        proc.start()
+        deadline = time.monotonic() + 300
+        while proc.exitcode is None and time.monotonic() < deadline:
+            if stop is not None and stop(read_log(log)):
+                proc.kill()
+                break
+            time.sleep(0.001)
+        proc.join(timeout=max(1.0, deadline - time.monotonic()))
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join()
+        return read_log(log), proc.exitcode, values
+
+    reference, code, values = life(0, None)
+    problems += check_round(url, "round-0", values)
+    if code != 0 or not any(e["ev"] == "told" for e in reference):
+        problems.append(f"the unkilled tell ended with exit code {code}: {reference[-1:]}")
+    statements = [i for i, e in enumerate(reference) if e["ev"] == "sql"]
+    writes = [i for i in statements if reference[i]["s"] in ("UPDATE", "INSERT")]
+    first = statements.index(writes[0]) if writes else 0
+    # Kill right after the j-th statement: mostly inside the round's transaction (from the one
+    # before its first write to its last statement), a few earlier; and as the round commits.
+    inside = list(range(max(first - 1, 1), len(statements) + 1))
+    points: list[tuple[str, int]] = [("commit", 0), ("committed", 0)]
+    points += [("sql", j) for j in sorted(rng.sample(inside, min(len(inside), kills - 4)))]
+    early = range(1, max(first, 2))
+    points += [("sql", j) for j in sorted(rng.sample(early, min(2, len(early))))]
+    commits = sum(e["ev"] == "commit" for e in reference)
+
+    def stop_after(kind: str, j: int) -> Any:
+        if kind == "commit":  # the round's commit is the command's last one
+            return lambda events: sum(e["ev"] == "commit" for e in events) >= commits
+        if kind == "committed":  # a moment after it: the rows are in, the command not yet done
+            return lambda events: (
+                sum(e["ev"] == "commit" for e in events) >= commits
+                and time.time() > events[-1]["t"] + 0.05
+            )
+        return lambda events: sum(e["ev"] == "sql" for e in events) >= j
+
+    killed = 0
+    for i, (kind, j) in enumerate(points, start=1):
+        events, code, values = life(i, stop_after(kind, j))
+        name = f"round-{i}"
+        for e in events:
+            if e["ev"] == "error":
+                problems.append(f"{name} failed: {e['error']}")
+        if code == -9:
+            killed += 1
+            where[_round_where(events)] += 1
+        elif code != 0:
+            problems.append(f"{name} ended with exit code {code}")
+        state = Counter(t.state.name for t in bl.Campaign.load(name, storage=url).trials())
+        outcomes["all" if state.get("COMPLETED") == rows else "none"] += 1
+        problems += check_round(url, name, values)
+        # The technician runs the same command again: the round goes in (or is already in).
+        cli.main(
+            ["tell", name, str(workdir / f"{name}.csv"), "--storage", url], standalone_mode=False
+        )
+        again = bl.Campaign.load(name, storage=url)
+        if [t.value for t in again.trials()] != [values[n] for n in range(rows)]:
+            problems.append(f"{name}: telling the file again did not record it")
+        problems += [f"{name} after telling again: {p}" for p in again.verify()]
+    return {
+        "problems": problems,
+        "backend": _backend(url),
+        "rows": rows,
+        "lives": len(points),
+        "kills": killed,
+        "where": dict(sorted(where.items())),
+        "all_recorded": outcomes["all"],
+        "none_recorded": outcomes["none"],
+        "statements_per_tell": len(statements),
+    }
+
+
 # -- storage for one run ------------------------------------------------------------------------
 
 
@@ -658,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
     smoke = os.environ.get("SMOKE_TEST") == "1"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "command", nargs="?", default="all", choices=["all", "concurrency", "kills"]
+        "command", nargs="?", default="all", choices=["all", "concurrency", "kills", "round-kills"]
     )
     parser.add_argument("--storage", help="one storage URL (for concurrency/kills)")
     parser.add_argument(
@@ -684,6 +875,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_concurrency(
                 args.storage, workdir, writers=args.writers, rounds=args.rounds, effort=args.effort
             )
+        elif args.command == "round-kills":
+            result = run_round_kills(args.storage, workdir, kills=args.kills, seed=args.seed)
         else:
             result = run_kills(
                 args.storage,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -318,3 +319,135 @@ def test_set_surrogate_keeps_data_and_is_stored(sqlite_url):
     with pytest.raises(bl.BoLoopError, match="Unknown setting"):
         campaign.set_surrogate("gp", {"ensemble": 2})
     assert bl.Campaign.load("rig", storage=sqlite_url).surrogate == "dngo"
+
+
+# -- rounds: tell_many records every result of a round, or none ----------------------------------
+
+
+def test_tell_many_records_a_round_in_one_transaction(storage_url):
+    campaign = make(storage_url)
+    campaign.ask(5)
+    done = campaign.tell_many(
+        [(3, 1.5), (0, {"yield": 2.5})], failed={1: "rig jammed"}, abandoned=[4]
+    )
+    assert [(t.number, t.state, t.value, t.reason) for t in done] == [
+        (0, bl.TrialState.COMPLETED, 2.5, None),
+        (1, bl.TrialState.FAILED, None, "rig jammed"),
+        (3, bl.TrialState.COMPLETED, 1.5, None),
+        (4, bl.TrialState.ABANDONED, None, None),
+    ]
+    assert done == [
+        t for t in bl.Campaign.load("rig", storage=storage_url).trials() if t.number != 2
+    ]
+    assert len({t.finished_at for t in done}) == 1  # one transaction, one moment
+    history = campaign.history()
+    assert history["action"].tolist() == ["ask"] * 5 + ["tell", "fail", "tell", "abandon"]
+    assert history["number"].tolist()[5:] == [0, 1, 3, 4]
+    assert campaign.verify() == []
+    assert campaign.tell_many({}) == []
+
+
+def test_tell_many_refuses_the_whole_round_naming_every_offending_trial(storage_url):
+    campaign = make(storage_url)
+    campaign.ask(6)
+    campaign.tell(1, 9.0)
+    campaign.abandon(4)
+    before, events = snapshot(campaign), campaign.history()
+    with pytest.raises(bl.TrialStateError) as refused:
+        campaign.tell_many({0: 1.0, 1: 2.0, 2: 3.0, 7: 4.0}, failed={4: None, 5: "leak"})
+    message = str(refused.value)
+    assert "3 of the round's 6 trial(s) cannot; nothing was recorded" in message
+    assert "trial 1 is COMPLETED" in message
+    assert "trial 4 is ABANDONED" in message
+    assert "trial 7: no such trial (trial numbers here: 0..5)" in message
+    with pytest.raises(bl.TrialNotFoundError, match=r"trial 70: no such trial"):
+        campaign.tell_many({0: 1.0, 70: 2.0})
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+    pd.testing.assert_frame_equal(campaign.history(), events)
+    assert campaign.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("values", "failed", "error", "message"),
+    [
+        ([(0, 1.0), (0, 2.0)], {}, bl.InvalidArgumentError,
+         r"trial 0 appears twice \(in values and in values\)"),
+        ({0: 1.0}, {0: "leak"}, bl.InvalidArgumentError, r"appears twice \(in values and in failed\)"),
+        ({0: 1.0, 1: math.nan}, {}, bl.ObservationError, "must be finite, but got nan"),
+        ({0: 1.0, -1: 2.0}, {}, bl.InvalidArgumentError, "must be >= 0, but got trial number=-1"),
+        ({0: 1.0}, {1: 7}, bl.InvalidArgumentError, "reason must be a string, but got 7"),
+        ([(0, 1.0, 2.0)], {}, bl.InvalidArgumentError, r"pairs, but got the entry \(0, 1.0, 2.0\)"),
+        ("0=1.0", {}, bl.InvalidArgumentError, "values must be a dict"),
+        ({0: math.inf, 1: "2"}, {True: None}, bl.InvalidArgumentError,
+         "3 entries of the round broke the rules; nothing was recorded"),
+    ],
+)  # fmt: skip
+def test_tell_many_bad_entries_change_nothing(storage_url, values, failed, error, message):
+    campaign = make(storage_url)
+    campaign.ask(3)
+    before = snapshot(campaign)
+    with pytest.raises(error, match=message):
+        campaign.tell_many(values, failed=failed)
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+    assert campaign.verify() == []
+
+
+def _cost(campaign: bl.Campaign, work) -> tuple[int, int | None]:
+    """SQL statements ``work`` sends, and (on SQLite) the virtual-machine steps they take.
+
+    SQLite's progress handler counts the bytecode steps of every statement: a scan of all trials
+    costs steps in proportion to them, where lookups by trial number cost about the same at any
+    campaign size.
+    """
+    import sqlalchemy as sa
+
+    statements = 0
+    steps = [0]
+    handled = []
+
+    def tick() -> int:
+        steps[0] += 1
+        return 0
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        nonlocal statements
+        statements += 1
+        raw = conn.connection.driver_connection
+        if campaign._db.is_sqlite and raw not in handled:
+            raw.set_progress_handler(tick, 1)
+            handled.append(raw)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", before)
+    try:
+        work()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
+        for raw in handled:
+            raw.set_progress_handler(None, 1)
+    return statements, steps[0] if campaign._db.is_sqlite else None
+
+
+def test_tell_many_cost_grows_with_the_round_not_the_campaign(storage_url):
+    """A round of k rows reads and writes those k trials: the same work at 50 or 500 trials."""
+    cost = {}
+    for n in (50, 500):
+        campaign = make(storage_url, name=f"rig-{n}", initial_design_size=1000)
+        campaign.ask(n)
+        for k in (10, 40):
+            first = 0 if k == 10 else 10  # each round tells pending trials of its own
+            round_ = {number: float(number) for number in range(first, first + k)}
+            cost[n, k] = _cost(campaign, functools.partial(campaign.tell_many, round_))
+        # The meter sees a whole-campaign read: reading every trial costs ~10x at 500 trials.
+        cost[n, "all"] = _cost(campaign, campaign.trials)
+        assert campaign.verify() == []
+    assert cost[50, 10][0] == cost[500, 10][0]
+    assert cost[50, 40][0] == cost[500, 40][0]
+    assert cost[50, 40][0] <= 4 * cost[50, 10][0]  # at most linear in k
+    single = _cost(campaign, lambda: campaign.tell(60, 1.0))
+    assert single[0] <= cost[500, 10][0]
+    if cost[50, 10][1] is not None:  # SQLite: the work done, not just the statements sent
+        assert cost[500, "all"][1] > 5 * cost[50, "all"][1]
+        for k in (10, 40):
+            assert cost[500, k][1] < 1.3 * cost[50, k][1], cost
+        assert cost[50, 40][1] < 4 * 1.3 * cost[50, 10][1], cost
+        assert single[1] < 1.3 * cost[50, 10][1] / 10 * 3, cost  # ~ one row of a 10-row round

@@ -2,7 +2,7 @@
 
 :func:`plan_tell` decides, for every row, what ``bo-loop tell`` will do (tell, fail, abandon,
 leave pending, nothing because already recorded) or every rule the row broke, before anything is
-written; :func:`apply_plans` records the rows only when none broke a rule.
+written; :func:`apply_plans` records the rows only when none broke a rule, in one transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bo_loop.campaign import Campaign
-from bo_loop.exceptions import BoLoopError
+from bo_loop.exceptions import BoLoopError, TrialNotFoundError, TrialStateError
 from bo_loop.objective import Objective
 from bo_loop.rounds.files import NOTE_COLUMN, TRIAL_COLUMN, Cell, RoundFileError, Sheet, is_blank
 from bo_loop.space import Categorical, Integer, Real, Space
@@ -286,39 +286,46 @@ WRITES = ("tell", "fail", "abandon")
 
 
 def apply_plans(campaign: Campaign, plans: Sequence[RowPlan]) -> None:
-    """Record checked rows (none of them an error) in file order.
+    """Record checked rows (none of them an error) with ``Campaign.tell_many``: the whole file in
+    one transaction, every row or none.
 
-    Each row is its own transaction (``Campaign.tell`` is per trial), so a trial recorded by
-    someone else between the check and this point stops the run halfway; the message says which
-    rows went in, and running the same file again skips them (a repeated result is "unchanged").
+    A trial recorded by someone else between the check and this point refuses the whole file;
+    the message names those rows, and nothing is recorded. A process killed midway records
+    nothing either, and running the same command again records the file.
 
     Raises:
-        RoundFileError: a row could not be recorded; the rows before it were.
+        RoundFileError: a trial changed after the file was checked; nothing was recorded.
     """
     assert not any(p.action == "error" for p in plans), "apply only a file without errors"
-    done: list[RowPlan] = []
-    for i, p in enumerate(plans):
-        if p.action not in WRITES:
-            continue
+    writes = [p for p in plans if p.action in WRITES]
+    if not writes:
+        return
+    values: dict[int, float] = {}
+    failed: dict[int, str | None] = {}
+    abandoned: dict[int, str | None] = {}
+    for p in writes:
         assert p.trial is not None
-        try:
-            if p.action == "tell":
-                assert p.value is not None
-                campaign.tell(p.trial, p.value)
-            elif p.action == "fail":
-                campaign.fail(p.trial, reason=p.note)
-            else:
-                campaign.abandon(p.trial, reason=p.note)
-        except BoLoopError as e:
-            applied = ", ".join(str(d.row) for d in done) or "none"
-            rest = ", ".join(str(r.row) for r in plans[i:] if r.action in WRITES)
-            raise RoundFileError(
-                f"{p.label} could not be recorded: {e} The trial changed after the file was "
-                f"checked (someone else recorded it meanwhile). Recorded: row(s) {applied}. Not "
-                f"recorded: row(s) {rest}. Check row {p.row}, then run the same command again: "
-                "rows already recorded are recognised and skipped."
-            ) from None
-        done.append(p)
+        if p.action == "tell":
+            assert p.value is not None
+            values[p.trial] = p.value
+        elif p.action == "fail":
+            failed[p.trial] = p.note
+        else:
+            abandoned[p.trial] = p.note
+    try:
+        campaign.tell_many(values, failed=failed, abandoned=abandoned)
+    except (TrialStateError, TrialNotFoundError) as e:
+        now = {t.number: t for t in campaign.trials()}
+        changed = [
+            p for p in writes if p.trial not in now or now[p.trial].state is not TrialState.PENDING
+        ]
+        which = ", ".join(p.label for p in changed) or "a row"
+        raise RoundFileError(
+            f"Nothing was recorded: {which} changed after the file was checked (someone else "
+            f"recorded it meanwhile). {e}\nCheck {'that row' if len(changed) == 1 else 'those rows'}"
+            ", then run the same command again: rows already recorded with the same result are "
+            "recognised and skipped."
+        ) from None
 
 
 def summary(plans: Sequence[RowPlan]) -> str:

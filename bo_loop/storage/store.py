@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -125,6 +125,20 @@ def read_trials(session: Session, campaign_id: int, objective: str) -> list[Tria
     return [_trial_record(row, value) for row, value in session.execute(query)]
 
 
+def read_trial(session: Session, campaign_id: int, objective: str, number: int) -> Trial | None:
+    """One trial by number (one indexed lookup, whatever the campaign's size), or None."""
+    query = (
+        select(TrialRow, ObservationRow.value)
+        .outerjoin(
+            ObservationRow,
+            (ObservationRow.trial_id == TrialRow.id) & (ObservationRow.name == objective),
+        )
+        .where(TrialRow.campaign_id == campaign_id, TrialRow.number == number)
+    )
+    found = session.execute(query).first()
+    return None if found is None else _trial_record(found[0], found[1])
+
+
 def _trial_record(row: TrialRow, value: float | None) -> Trial:
     return Trial(
         number=row.number,
@@ -211,7 +225,7 @@ def _log(
     )
 
 
-def _refuse(session: Session, campaign_id: int, number: int, action: str) -> None:
+def _refuse(session: Session, campaign_id: int, number: int, action: str) -> NoReturn:
     """Explain why a conditional update touched no row: unknown number, or a finished trial."""
     state = session.scalar(
         select(TrialRow.state).where(TrialRow.campaign_id == campaign_id, TrialRow.number == number)
@@ -247,8 +261,11 @@ def finish_trial(
     value: float | None = None,
     reason: str | None = None,
     action: str,
-) -> None:
-    """Move a PENDING trial to ``state`` in one conditional UPDATE (and store its value)."""
+) -> Trial:
+    """Move a PENDING trial to ``state`` in one conditional UPDATE (and store its value).
+
+    Returns the trial as stored now, read by its number alone (not the whole campaign).
+    """
     now = utcnow()
     result = session.execute(
         update(TrialRow)
@@ -263,7 +280,6 @@ def finish_trial(
     trial_id = result.scalar()
     if trial_id is None:
         _refuse(session, campaign_id, number, action)
-        return
     value = _number(value)
     if value is not None:
         session.add(ObservationRow(trial_id=trial_id, name=objective, value=value, created_at=now))
@@ -275,6 +291,98 @@ def finish_trial(
         )
     )  # fmt: skip
     session.flush()
+    trial = read_trial(session, campaign_id, objective, number)
+    assert trial is not None
+    return trial
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One row of a round: a PENDING trial to move to ``state`` (with its value when COMPLETED)."""
+
+    number: int
+    state: TrialState
+    value: float | None = None
+    reason: str | None = None
+
+
+_ACTION = {
+    TrialState.COMPLETED: "tell",
+    TrialState.FAILED: "fail",
+    TrialState.ABANDONED: "abandon",
+}
+#: Trial numbers per ``IN (...)`` lookup: far below SQLite's and PostgreSQL's parameter limits.
+_CHUNK = 500
+
+
+def finish_trials(
+    session: Session, campaign_id: int, objective: str, round_: Sequence[Finish]
+) -> list[Trial]:
+    """Record a round: every trial of ``round_`` leaves PENDING, or none does.
+
+    Reads and locks only the round's own rows (``SELECT ... FOR UPDATE`` in number order, so two
+    rounds sharing trials cannot deadlock), so the cost grows with the round, not the campaign.
+    The rows stay locked until the transaction ends: a colleague's tell of one of them waits,
+    then finds it finished. If any trial is missing or no longer pending, nothing is written and
+    the error names every such trial. Numbers must be distinct (the caller checks).
+
+    Returns:
+        The trials as stored now, in number order.
+    """
+    wanted = sorted(f.number for f in round_)
+    rows: dict[int, TrialRow] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
+        for row in session.scalars(
+            select(TrialRow)
+            .where(TrialRow.campaign_id == campaign_id, TrialRow.number.in_(chunk))
+            .order_by(TrialRow.number)
+            .with_for_update()
+        ):
+            rows[row.number] = row
+    missing = [n for n in wanted if n not in rows]
+    finished = [rows[n] for n in wanted if n in rows and rows[n].state != TrialState.PENDING.value]
+    if missing or finished:
+        raise _round_refusal(session, campaign_id, len(wanted), missing, finished)
+    now = utcnow()
+    made: list[Trial] = []
+    for item in sorted(round_, key=lambda f: f.number):
+        row = rows[item.number]
+        value = _number(item.value) if item.state is TrialState.COMPLETED else None
+        row.state = item.state.value
+        row.finished_at = now
+        row.reason = item.reason
+        if value is not None:
+            session.add(
+                ObservationRow(trial_id=row.id, name=objective, value=value, created_at=now)
+            )
+        _log(session, row, _ACTION[item.state], TrialState.PENDING, item.state, None, value,
+             item.reason, now)  # fmt: skip
+        made.append(_trial_record(row, value))
+    session.flush()
+    return made
+
+
+def _round_refusal(
+    session: Session,
+    campaign_id: int,
+    size: int,
+    missing: Sequence[int],
+    finished: Sequence[TrialRow],
+) -> TrialStateError | TrialNotFoundError:
+    """The error that refuses a whole round, naming every trial that cannot take its result."""
+    lines = [f"trial {row.number} is {row.state.upper()}" for row in finished]
+    if missing:
+        count = count_trials(session, campaign_id)
+        known = f"0..{count - 1}" if count else "none yet"
+        lines += [f"trial {n}: no such trial (trial numbers here: {known})" for n in missing]
+    bad = len(missing) + len(finished)
+    text = (
+        f"Cannot record the round: only a PENDING trial can take a result, and {bad} of the "
+        f"round's {size} trial(s) cannot; nothing was recorded:\n"
+        + "\n".join(f"  {line}" for line in lines)
+    )
+    return TrialStateError(text) if finished else TrialNotFoundError(text)
 
 
 def delete_campaign(session: Session, name: str) -> int:

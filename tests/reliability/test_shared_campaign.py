@@ -98,6 +98,29 @@ def test_writers_killed_at_random_moments_lose_nothing(storage_url, tmp_path):
     dispose(storage_url)
 
 
+@pytest.mark.slow
+def test_a_round_file_killed_midway_records_every_row_or_none(storage_url, tmp_path):
+    """`bo-loop tell` of 50 rows, SIGKILLed after chosen statements of its transaction or as it
+    commits: each campaign holds the whole round or none of it, and the same file told again goes in.
+    """
+    result = harness(
+        "round-kills", storage_url, tmp_path, "--kills", "12", "--seed", "3", timeout=900
+    )
+    assert result["problems"] == []
+    assert result["rows"] == 50
+    assert result["kills"] >= result["lives"] - 1  # the post-commit kill may come too late
+    assert result["where"].get("inside the round's transaction", 0) >= 3, result["where"]
+    assert result["none_recorded"] >= 3
+    assert result["all_recorded"] + result["none_recorded"] == result["lives"]
+    for i in range(result["lives"] + 1):  # the harness's own check, done again here
+        campaign = bl.Campaign.load(f"round-{i}", storage=storage_url)
+        trials = campaign.trials()
+        assert [t.state for t in trials] == [bl.TrialState.COMPLETED] * 50
+        assert campaign.verify() == []
+        assert len(campaign.history()) == 100  # one ask and one tell event per trial, no more
+    dispose(storage_url)
+
+
 # -- the checks themselves can fail ---------------------------------------------------------------
 
 
@@ -179,3 +202,20 @@ def test_the_report_command_in_smoke_mode(tmp_path):
     assert "| SQLite | 4 x 3 | 12 | 12 | 0 | 0 | 0 |" in text
     assert "| SQLite | 5 |" in text
     assert text.rstrip().endswith("## Problems\n\nNone.")
+
+
+def test_round_check_reports_a_half_recorded_round(reliability, sqlite_url, tmp_path):
+    values = reliability.make_round(sqlite_url, "round-0", tmp_path / "round-0.csv", rows=4)
+    assert reliability.check_round(sqlite_url, "round-0", values) == []  # none recorded: fine
+    campaign = bl.Campaign.load("round-0", storage=sqlite_url)
+    campaign.tell_many({0: values[0], 1: values[1]})  # what two transactions per row could leave
+    problems = reliability.check_round(sqlite_url, "round-0", values)
+    assert problems == [
+        "round-0: the round is half-recorded: {'COMPLETED': 2, 'PENDING': 2}, trials with "
+        "another value than the file's: [2, 3]"
+    ]
+    campaign.tell_many({2: values[2], 3: values[3] + 1.0})
+    assert reliability.check_round(sqlite_url, "round-0", values) == [
+        "round-0: the round is half-recorded: {'COMPLETED': 4}, trials with another value than "
+        "the file's: [3]"
+    ]

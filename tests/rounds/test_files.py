@@ -229,29 +229,33 @@ def test_xlsx_round_trip(sqlite_url, tmp_path):
     assert table["yield"].tolist()[0] == 64.25
 
 
-def test_a_race_midway_is_reported_and_a_rerun_finishes(rig, sqlite_url, monkeypatch):
-    """Someone tells trial 1 between the check and the apply: row 2 is in, rows 3-4 are not."""
+def test_a_race_refuses_the_whole_file_and_a_rerun_finishes(rig, sqlite_url, monkeypatch):
+    """Someone tells trial 1 between the check and the apply: nothing of the file goes in."""
     campaign, frame, path = rig
     frame["yield"] = [1.0, 2.0, 3.0]
     write_csv(frame, path)
-    tell = bl.Campaign.tell
+    tell_many = bl.Campaign.tell_many
 
-    def tell_after_a_colleague(self, number, value):
-        if number == 1 and self.trial(1).state is bl.TrialState.PENDING:
-            tell(bl.Campaign.load("rig", storage=sqlite_url), 1, 99.0)  # the colleague
-        return tell(self, number, value)
+    def tell_many_after_a_colleague(self, *args, **kwargs):
+        if self.trial(1).state is bl.TrialState.PENDING:
+            bl.Campaign.load("rig", storage=sqlite_url).tell(1, 99.0)  # the colleague
+        return tell_many(self, *args, **kwargs)
 
-    monkeypatch.setattr(bl.Campaign, "tell", tell_after_a_colleague)
+    monkeypatch.setattr(bl.Campaign, "tell_many", tell_many_after_a_colleague)
     result = invoke("tell", "rig", path, "--storage", sqlite_url)
     assert result.exit_code == 1
-    assert "row 3 (trial 1) could not be recorded" in result.stderr
-    assert "Recorded: row(s) 2. Not recorded: row(s) 3, 4." in result.stderr
-    assert [t.value for t in campaign.trials()] == [1.0, 99.0, None]
+    assert "Nothing was recorded: row 3 (trial 1) changed after the file was checked" in (
+        result.stderr
+    )
+    assert "trial 1 is COMPLETED" in result.stderr
+    assert [t.value for t in campaign.trials()] == [None, 99.0, None]
+    assert campaign.verify() == []
     # Fixing the clashing row and running the same file again records the rest.
     frame.loc[1, "yield"] = 99.0
     write_csv(frame, path)
     result = invoke("tell", "rig", path, "--storage", sqlite_url)
     assert result.exit_code == 0, result.stderr
+    assert "Recorded: told 2, failed 0, left pending 0, unchanged 1." in result.stdout
     assert [t.value for t in campaign.trials()] == [1.0, 99.0, 3.0]
 
 
