@@ -25,7 +25,7 @@ from bo_loop.infer import infer_space
 from bo_loop.modeling import FittedModel, Recommendation, fit_model, predict_rows, recommend_point
 from bo_loop.objective import Objective
 from bo_loop.propose import propose
-from bo_loop.space import Parameter, Space
+from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
 from bo_loop.storage import Database, store
 from bo_loop.trial import Trial, TrialState
 from bo_loop.validation import Comparison, compare
@@ -42,6 +42,8 @@ def _check_name(name: object) -> str:
             f"A campaign name must be a non-empty string of at most {_MAX_NAME} characters, "
             f"but got {name!r}."
         )
+    if has_bad_characters(name):
+        raise InvalidArgumentError(f"A campaign name {NAME_RULE}, but got {name!r}.")
     return name
 
 

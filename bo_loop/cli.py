@@ -12,6 +12,7 @@ after the flag and the environment variable.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import click
@@ -74,7 +75,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
     except CampaignExistsError:
         raise UserError(
             f"A campaign named {parsed.name!r} already exists in {display_url(where)}; see it with "
-            f"`bo-loop status {parsed.name}`, or give the spec another name."
+            f"`bo-loop status {shlex.quote(parsed.name)}`, or give the spec another name."
         ) from None
     except StorageError:
         raise
@@ -87,7 +88,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
         f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
         f"{campaign.surrogate}; seed {campaign.seed}"
     )
-    out.print(Text(f"Next: bo-loop ask {parsed.name} -n 4 -o round-01.csv", style="dim"))
+    out.print(Text(f"Next: bo-loop ask {shlex.quote(parsed.name)} -n 4 -o round-01.csv", style="dim"))
 
 
 @cli.command("list")
@@ -149,7 +150,7 @@ def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool
         numbers = ", ".join(str(t.number) for t in trials)
         raise RoundFileError(
             f"{e} The new trials ({numbers}) are stored as pending: write them to another file "
-            f"with `bo-loop pending {campaign} -o FILE`."
+            f"with `bo-loop pending {shlex.quote(campaign)} -o FILE`."
         ) from None
     table = cli_report.trials_table(
         c.space, c.objective, trials, title=f"New trials -> {path}", outcome=False
@@ -157,7 +158,8 @@ def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool
     out.print(table)
     out.print(
         f"Fill in the [bold]{c.objective.name}[/] column of {path} ('failed' and a note if a run "
-        f"failed; leave it blank if not run yet), then: bo-loop tell {campaign} {path}",
+        f"failed; leave it blank if not run yet), then: "
+        f"bo-loop tell {shlex.quote(campaign)} {shlex.quote(str(path))}",
         highlight=False,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def correct(ctx: click.Context, campaign: str, trial: int, value: float, reason:
     was = fmt(before.value) if before.value is not None else before.state.value
     out.print(
         f"Trial {trial}: {c.objective.name} {was} -> {fmt(after.value)} (reason: {reason}). "
-        f"`bo-loop history {campaign} {trial}` shows every change."
+        f"`bo-loop history {shlex.quote(campaign)} {trial}` shows every change."
     )
 
 
