@@ -88,7 +88,9 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
         f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
         f"{campaign.surrogate}; seed {campaign.seed}"
     )
-    out.print(Text(f"Next: bo-loop ask {shlex.quote(parsed.name)} -n 4 -o round-01.csv", style="dim"))
+    out.print(
+        Text(f"Next: bo-loop ask {shlex.quote(parsed.name)} -n 4 -o round-01.csv", style="dim")
+    )
 
 
 @cli.command("list")
