@@ -198,16 +198,20 @@ class Campaign:
 
         return self._db.run(work)
 
-    def tell(self, number: int, value: float | Mapping[str, float]) -> Trial:
+    def tell(
+        self, number: int, value: float | Mapping[str, float], *, note: str | None = None
+    ) -> Trial:
         """Record the measured outcome of a pending trial.
 
         Args:
             number: The trial's number.
             value: A finite number, or ``{objective_name: number}``.
+            note: An optional remark (e.g. "sample cloudy"), kept as the trial's ``reason``
+                (see :meth:`to_dataframe` and :meth:`history`), as a failed trial keeps its own.
         """
         number = _check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
-        self._finish(number, TrialState.COMPLETED, value=v, action="tell")
+        self._finish(number, TrialState.COMPLETED, value=v, reason=note, action="tell")
         return self.trial(number)
 
     def fail(self, number: int, reason: str | None = None) -> Trial:

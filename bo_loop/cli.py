@@ -147,7 +147,7 @@ def ask(ctx: click.Context, campaign: str, count: int, output: Path, force: bool
     with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count)
     try:
-        cli_files.write_round_file(path, c.space, c.objective, trials)
+        cli_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
     except RoundFileError as e:
         numbers = ", ".join(str(t.number) for t in trials)
         raise RoundFileError(
@@ -190,7 +190,7 @@ def pending(ctx: click.Context, campaign: str, output: Path | None, force: bool,
         out.print(f"No pending trials: {path} was not written.")
     elif path is not None:
         cli_files.check_column_names(c.space, c.objective)
-        cli_files.write_round_file(path, c.space, c.objective, trials)
+        cli_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
         out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
 
 
@@ -211,7 +211,7 @@ def tell(ctx: click.Context, campaign: str, file: Path, dry_run: bool, storage: 
     """
     c = load_campaign(ctx, campaign, storage)
     sheet = cli_files.read_round_file(file)
-    plans, ignored = cli_tell.plan_tell(sheet, c.space, c.objective, c.trials())
+    plans, ignored = cli_tell.plan_tell(sheet, c.space, c.objective, c.trials(), campaign=c.name)
     errors = [p for p in plans if p.action == "error"]
     recording = not errors and not dry_run
     if ignored:

@@ -24,7 +24,7 @@ from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Parameter, Real
 
 #: Column names that round files use for their own fields; no parameter or objective may take them.
-ROUND_FILE_COLUMNS = ("trial", "note")
+ROUND_FILE_COLUMNS = ("trial", "note", "campaign")
 
 TOP_KEYS = (
     "name",

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from bo_loop.cli_files import RoundFileError, parse_number, read_measurements
 from bo_loop.exceptions import BoLoopError, ImportRowsError, InvalidArgumentError
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Parameter, Space
@@ -35,14 +36,13 @@ def _as_frame(
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, str | os.PathLike):
+        # The same reader as `bo-loop add` (CSV with ',' or ';' and decimal commas, or XLSX; text
+        # stays text, so a choice "NA" is not read as missing). Its rows are labelled as a
+        # spreadsheet numbers them (the header is row 1), so "row 7" is row 7 in the open file.
         try:
-            frame = pd.read_csv(data)
-        except (OSError, ValueError) as e:
+            return read_measurements(data)
+        except RoundFileError as e:
             raise InvalidArgumentError(f"Cannot read rows from {os.fspath(data)!r}: {e}") from None
-        # Label rows as a spreadsheet numbers them (the header is row 1), so that "row 7" in an
-        # error is row 7 in the file the user has open.
-        frame.index = frame.index + 2
-        return frame
     if isinstance(data, Sequence) and all(isinstance(r, Mapping) for r in data):
         return pd.DataFrame(list(data))
     raise InvalidArgumentError(
@@ -62,10 +62,8 @@ def _plain(value: Any) -> Any:
 def _coerce_number(parameter: Parameter | None, value: Any) -> Any:
     """A CSV column with one bad cell is read as text: turn numeric text back into a number."""
     if isinstance(value, str) and not isinstance(parameter, Categorical):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return value
+        number = parse_number(value)
+        return value if number is None else number
     return value
 
 

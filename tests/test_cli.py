@@ -143,7 +143,7 @@ BAD_SPECS = [
      r"parameters\[0\] \('c'\) needs the key\(s\) \['choices'\]"),
     ({"parameters": "parameters: {a: 1}"}, r"parameters must be a non-empty list"),
     ({"parameters": "parameters: [{name: trial, type: real, low: 0, high: 1}]"},
-     r"must differ from the round-file columns \['trial', 'note'\], but got 'trial'"),
+     r"must differ from the round-file columns \['trial', 'note', 'campaign'\], but got 'trial'"),
     ({"objective": "objective: {name: y, goal: maximise}"},
      r"objective: goal must be one of \['maximize', 'minimize'\], but got goal='maximise'"),
     ({"objective": "objective: {name: y, target: 3}"}, r"Unknown key 'target' in objective"),

@@ -74,7 +74,7 @@ def rig(sqlite_url, tmp_path) -> tuple[bl.Campaign, pd.DataFrame, Path]:
 def test_ask_writes_trial_parameters_and_empty_result(rig, sqlite_url):
     campaign, frame, _path = rig
     assert list(frame.columns) == ["trial", "temperature", "pressure", "catalyst", "flow", "yield",
-                                   "note"]  # fmt: skip
+                                   "note", "campaign"]  # fmt: skip
     assert frame["trial"].tolist() == [0, 1, 2]
     assert frame["yield"].isna().all()
     trials = campaign.trials()
@@ -206,7 +206,8 @@ def test_xlsx_round_trip(sqlite_url, tmp_path):
     wb = load_workbook(path)
     ws = wb.active
     header = [c.value for c in ws[1]]
-    assert header == ["trial", "temperature", "pressure", "catalyst", "flow", "yield", "note"]
+    assert header == ["trial", "temperature", "pressure", "catalyst", "flow", "yield", "note",
+                      "campaign"]  # fmt: skip
     ws.cell(row=2, column=6, value=64.25)
     ws.cell(row=3, column=6, value="failed")
     ws.cell(row=3, column=7, value="no flow")
@@ -236,10 +237,10 @@ def test_a_race_midway_is_reported_and_a_rerun_finishes(rig, sqlite_url, monkeyp
     write_csv(frame, path)
     tell = bl.Campaign.tell
 
-    def tell_after_a_colleague(self, number, value):
+    def tell_after_a_colleague(self, number, value, note=None):
         if number == 1 and self.trial(1).state is bl.TrialState.PENDING:
             tell(bl.Campaign.load("rig", storage=sqlite_url), 1, 99.0)  # the colleague
-        return tell(self, number, value)
+        return tell(self, number, value, note=note)
 
     monkeypatch.setattr(bl.Campaign, "tell", tell_after_a_colleague)
     result = invoke("tell", "rig", path, "--storage", sqlite_url)
@@ -419,16 +420,18 @@ def test_unreadable_files_record_nothing(rig, sqlite_url, spoil, message):
     pd.testing.assert_frame_equal(snapshot(campaign), before)
 
 
-def test_note_with_a_value_is_reported_as_not_stored(rig, sqlite_url):
+def test_note_with_a_value_is_reported_as_stored(rig, sqlite_url):
     _campaign, frame, path = rig
     frame.loc[0, "yield"] = 3.0
     frame.loc[0, "note"] = "sample cloudy"
+    frame.loc[1, "note"] = "started late"
     write_csv(frame, path)
     result = CliRunner(env={"COLUMNS": "200"}).invoke(
         cli, ["tell", "rig", str(path), "--storage", sqlite_url], catch_exceptions=False
     )
     assert result.exit_code == 0
-    assert "note not stored" in result.stdout
+    assert "note: sample cloudy" in result.stdout
+    assert "note not stored: the trial is still pending" in result.stdout
 
 
 def test_csv_blank_lines_keep_spreadsheet_row_numbers(rig, sqlite_url):
@@ -546,7 +549,9 @@ def test_trailing_comma_csv_is_read(rig, sqlite_url):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_round_file_names_its_campaign_and_another_campaign_refuses_it(sqlite_url, tmp_path, suffix):
+def test_round_file_names_its_campaign_and_another_campaign_refuses_it(
+    sqlite_url, tmp_path, suffix
+):
     make(sqlite_url)
     other = bl.Campaign.create(
         "other rig", [bl.Real("temperature", 20.0, 120.0), bl.Integer("pressure", 1, 10),
@@ -714,4 +719,5 @@ def test_a_real_edit_names_the_tolerance(rig, sqlite_url):
     write_csv(frame, path)
     result = invoke("tell", "rig", path, "--storage", sqlite_url)
     assert result.exit_code == 1
-    assert "more than 0.1 (1/1000 of its range 20.0..120.0)" in result.stderr, result.stderr
+    assert "more than 0.1 (1/1000 of its range 20.0..120.0) away" in result.stderr, result.stderr
+    assert campaign.trials(bl.TrialState.PENDING) == campaign.trials()
