@@ -63,7 +63,10 @@ def _coerce_number(parameter: Parameter | None, value: Any) -> Any:
     """A CSV column with one bad cell is read as text: turn numeric text back into a number."""
     if isinstance(value, str) and not isinstance(parameter, Categorical):
         number = parse_number(value)
-        return value if number is None else number
+        if number is None:
+            return value
+        # "11" stays 11 in messages ("must lie in [2, 9], but got 11"), as pandas read it.
+        return int(value) if value.strip().lstrip("+-").isdigit() else number
     return value
 
 
