@@ -33,7 +33,7 @@ from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.propose import propose
 from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
 from bo_loop.objective import Objective
-from bo_loop.space import Parameter, Space
+from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
 from bo_loop.storage import Database, store
 from bo_loop.trial import Trial, TrialState
 
@@ -47,6 +47,8 @@ def _check_name(name: object) -> str:
             f"A campaign name must be a non-empty string of at most {_MAX_NAME} characters, "
             f"but got {name!r}."
         )
+    if has_bad_characters(name):
+        raise InvalidArgumentError(f"A campaign name {NAME_RULE}, but got {name!r}.")
     return name
 
 
@@ -192,16 +194,20 @@ class Campaign:
 
         return self._db.run(work)
 
-    def tell(self, number: int, value: float | Mapping[str, float]) -> Trial:
+    def tell(
+        self, number: int, value: float | Mapping[str, float], *, note: str | None = None
+    ) -> Trial:
         """Record the measured outcome of a pending trial.
 
         Args:
             number: The trial's number.
             value: A finite number, or ``{objective_name: number}``.
+            note: An optional remark (e.g. "sample cloudy"), kept as the trial's ``reason``
+                (see :meth:`to_dataframe` and :meth:`history`), as a failed trial keeps its own.
         """
         number = check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
-        return self._finish(number, TrialState.COMPLETED, value=v, action="tell")
+        return self._finish(number, TrialState.COMPLETED, value=v, reason=note, action="tell")
 
     def fail(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as failed (the experiment ran but gave no usable outcome)."""
@@ -238,6 +244,7 @@ class Campaign:
         *,
         failed: Mapping[int, str | None] | Iterable[int] = (),
         abandoned: Mapping[int, str | None] | Iterable[int] = (),
+        notes: Mapping[int, str] | None = None,
     ) -> builtins.list[Trial]:
         """Record a whole round in one transaction: every result is stored, or none is.
 
@@ -253,6 +260,8 @@ class Campaign:
             failed: Trials that ran without a usable outcome: ``{number: reason or None}``, or
                 just their numbers.
             abandoned: Trials that will not be run, as ``failed``.
+            notes: Remarks on trials of ``values`` (``{number: note}``), kept as their
+                ``reason`` as `tell`'s ``note`` is.
 
         Returns:
             The trials recorded, as stored now, in number order.
@@ -263,13 +272,13 @@ class Campaign:
             TrialStateError, TrialNotFoundError: a trial is not pending or does not exist (every
                 such trial is listed); nothing was written.
         """
-        round_ = self._parse_round(values, failed, abandoned)
+        round_ = self._parse_round(values, failed, abandoned, notes or {})
         if not round_:
             return []
         return self._db.run(lambda s: store.finish_trials(s, self._id, self.objective.name, round_))
 
     def _parse_round(
-        self, values: object, failed: object, abandoned: object
+        self, values: object, failed: object, abandoned: object, notes: Mapping[int, str]
     ) -> builtins.list[store.Finish]:
         """Check every entry of a round; raise one error listing every bad entry."""
         items: builtins.list[store.Finish] = []
@@ -319,7 +328,12 @@ class Campaign:
                 try:
                     if state is TrialState.COMPLETED:
                         v = self.objective.parse_value(payload)
-                        items.append(store.Finish(number, state, value=v))
+                        note = notes.get(number)
+                        if note is not None and not isinstance(note, str):
+                            raise InvalidArgumentError(
+                                f"A note must be a string, but got {note!r}."
+                            )
+                        items.append(store.Finish(number, state, value=v, reason=note))
                     elif payload is not None and not isinstance(payload, str):
                         raise InvalidArgumentError(f"reason must be a string, but got {payload!r}.")
                     else:

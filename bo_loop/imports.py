@@ -12,6 +12,7 @@ import pandas as pd
 
 from bo_loop.exceptions import BoLoopError, ImportRowsError, InvalidArgumentError
 from bo_loop.objective import Objective
+from bo_loop.rounds.files import RoundFileError, parse_number, read_measurements
 from bo_loop.space import Categorical, Parameter, Space
 from bo_loop.trial import Trial
 
@@ -35,14 +36,13 @@ def _as_frame(
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, str | os.PathLike):
+        # The same reader as `bo-loop add` (CSV with ',' or ';' and decimal commas, or XLSX; text
+        # stays text, so a choice "NA" is not read as missing). Its rows are labelled as a
+        # spreadsheet numbers them (the header is row 1), so "row 7" is row 7 in the open file.
         try:
-            frame = pd.read_csv(data)
-        except (OSError, ValueError) as e:
+            return read_measurements(data)
+        except RoundFileError as e:
             raise InvalidArgumentError(f"Cannot read rows from {os.fspath(data)!r}: {e}") from None
-        # Label rows as a spreadsheet numbers them (the header is row 1), so that "row 7" in an
-        # error is row 7 in the file the user has open.
-        frame.index = frame.index + 2
-        return frame
     if isinstance(data, Sequence) and all(isinstance(r, Mapping) for r in data):
         return pd.DataFrame(list(data))
     raise InvalidArgumentError(
@@ -62,10 +62,11 @@ def _plain(value: Any) -> Any:
 def _coerce_number(parameter: Parameter | None, value: Any) -> Any:
     """A CSV column with one bad cell is read as text: turn numeric text back into a number."""
     if isinstance(value, str) and not isinstance(parameter, Categorical):
-        try:
-            return float(value.strip())
-        except ValueError:
+        number = parse_number(value)
+        if number is None:
             return value
+        # "11" stays 11 in messages ("must lie in [2, 9], but got 11"), as pandas read it.
+        return int(value) if value.strip().lstrip("+-").isdigit() else number
     return value
 
 

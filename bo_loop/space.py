@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -27,9 +28,21 @@ RESERVED_NAMES = frozenset({"number", "state", "source"})
 ChoiceValue: TypeAlias = str | int | float | bool
 
 
+#: How a name may not look: spaces at either end, or control characters (newline, tab, NUL...);
+#: such names print like another name ("x" and "x ") and break the files and commands naming them.
+NAME_RULE = "must not start or end with a space or hold a control character (newline, tab, NUL)"
+
+
+def has_bad_characters(name: str) -> bool:
+    """Whether ``name`` breaks :data:`NAME_RULE`."""
+    return name != name.strip() or any(unicodedata.category(c) == "Cc" for c in name)
+
+
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise SpaceError(f"A parameter name must be a non-empty string, but got name={name!r}.")
+    if has_bad_characters(name):
+        raise SpaceError(f"A parameter name {NAME_RULE}, but got name={name!r}.")
     if name in RESERVED_NAMES:
         raise SpaceError(
             f"A parameter name must not be one of {sorted(RESERVED_NAMES)}, but got name={name!r}."

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 
 import bo_loop as bl
 from bo_loop.models.surrogates import SurrogateError
+from bo_loop.rounds.files import RoundFileError
 from bo_loop.storage import dispose, schema
 
 POSTGRES_ENV = "BO_LOOP_TEST_POSTGRES_URL"
@@ -94,6 +96,46 @@ def _foreign(path: str) -> None:
 
 def _garbage(path: str) -> None:
     Path(path).write_bytes(b"this is a spreadsheet, not a database\n" * 100)
+
+
+# -- files a new user hands over (issue: technicians' bugs) ------------------------------------
+
+
+def _tell_file(
+    e: Env, name: str, text: str | None = None, cells: dict[str, Any] | None = None
+) -> None:
+    """Run `bo-loop tell` on a round file (CSV text, or an XLSX with ``cells`` set) for pending
+    trial 2, calling the command's own code so that its BoLoopError comes out unconverted."""
+    from openpyxl import Workbook
+
+    from bo_loop.cli import cli
+    from bo_loop.cli.rounds import tell
+
+    path = e.tmp / name
+    p = e.campaign.trial(2).params
+    if text is not None:
+        edited = p["x"] - 0.05 if p["x"] > 5 else p["x"] + 0.05  # 5/1000 of the range
+        path.write_text(text.format(x=repr(p["x"]), x_edited=repr(edited), n=p["n"], c=p["c"]))
+    else:
+        wb = Workbook()
+        ws = wb.active
+        ws.append(["trial", "x", "n", "c", "yield", "note"])
+        ws.append([2, p["x"], p["n"], p["c"], None, None])
+        for ref, (value, number_format) in (cells or {}).items():
+            ws[ref] = value
+            ws[ref].number_format = number_format
+        wb.save(path)
+    with click.Context(cli, obj={"storage": e.url}) as ctx:
+        ctx.invoke(tell, campaign=e.campaign.name, file=path, dry_run=False, storage=e.url)
+
+
+def _rows_file(e: Env, text: str) -> bl.ImportReport:
+    path = e.tmp / "runs.csv"
+    path.write_text(text)
+    return e.campaign.add_observations(path)
+
+
+HEADER = "trial,x,n,c,yield,note\n"
 
 
 REAL = bl.Real
@@ -184,6 +226,20 @@ CASES = [
     Case("load-foreign-database", lambda e: bl.Campaign.load("rig", storage=e.sqlite_file(_foreign)), bl.SchemaVersionError, r"holds tables \['invoices'\] but no bo_loop schema revision", own_file=True),
     Case("load-older-schema", lambda e: bl.Campaign.load("rig", storage=e.sqlite_file(_old_schema)), bl.SchemaVersionError, "has schema revision 0001, but this bo_loop needs .* run `bo-loop db upgrade --storage sqlite:///", own_file=True),
     Case("load-newer-schema", lambda e: bl.Campaign.load("rig", storage=e.sqlite_file(_newer_schema)), bl.SchemaVersionError, "schema revision '9999', which this bo_loop does not know .* written by a newer bo_loop", own_file=True),
+    # -- files and names a new user hands over (issue: technicians' bugs) ------------------------
+    Case("tell-file-decimal-comma-splits-row", lambda e: _tell_file(e, "r.csv", HEADER + "2,{x},{n},{c},2,677,\n"), RoundFileError, r"r.csv, row 2 has 7 cells but the header \(row 1\) has 6"),
+    Case("tell-file-other-campaign", lambda e: _tell_file(e, "r.csv", "trial,x,n,c,yield,note,campaign\n2,{x},{n},{c},1.5,,rig-A\n"), RoundFileError, r"r.csv was written for campaign 'rig-A' \(row 2\), but is being told to campaign 'tell-file-other-campaign'"),
+    Case("tell-file-formula-without-value", lambda e: _tell_file(e, "r.xlsx", cells={"E2": ("=1+1", "General")}), RoundFileError, r"cell E2 \(row 2\) holds the formula '=1\+1' but no saved value"),
+    Case("tell-file-percent-cell", lambda e: _tell_file(e, "r.xlsx", cells={"E2": (0.831, "0.0%")}), RoundFileError, r"cell E2 \(row 2\) is formatted as a percentage \(it shows 83.1%, holds 0.831\)"),
+    Case("tell-file-underscore-number", lambda e: _tell_file(e, "r.csv", HEADER + "2,{x},{n},{c},1_000,\n"), RoundFileError, r"row 2 \(trial 2\): the result '1_000' is not a number"),
+    Case("tell-file-edited-beyond-tolerance", lambda e: _tell_file(e, "r.csv", HEADER + "2,{x_edited},{n},{c},1.5,\n"), RoundFileError, r"'x' was edited: .* more than 0.01 \(1/1000 of its range 0.0..10.0\) away"),
+    Case("import-file-underscore-number", lambda e: _rows_file(e, "x,n,c,yield\n1_000,1,A,2\n"), bl.ImportRowsError, r"row 2: 'x' must be a number, but got '1_000'"),
+    Case("import-file-wide-row", lambda e: _rows_file(e, "x,n,c,yield\n1,1,A,2,5\n"), bl.InvalidArgumentError, r"Cannot read rows from .*runs.csv.*: runs.csv, row 2 has 5 cells but the header \(row 1\) has 4"),
+    Case("create-name-trailing-space", lambda e: e.create(name="rig "), bl.InvalidArgumentError, r"campaign name must not start or end with a space or hold a control character \(newline, tab, NUL\), but got 'rig '"),
+    Case("create-name-newline", lambda e: e.create(name="rig\n"), bl.InvalidArgumentError, r"campaign name must not start or end .* but got 'rig\\n'"),
+    Case("create-name-nul", lambda e: e.create(name="r\x00ig"), bl.InvalidArgumentError, r"campaign name must not start or end .* but got 'r\\x00ig'"),
+    Case("create-parameter-name-trailing-space", lambda e: e.create(parameters=[REAL("x ", 0, 1), REAL("x", 0, 1)]), bl.SpaceError, r"parameter name must not start or end .* but got name='x '"),
+    Case("create-objective-name-tab", lambda e: e.create(objective="yield\t"), bl.ObjectiveError, r"objective name must not start or end .* but got name='yield\\t'"),
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import click
@@ -63,7 +64,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
     except CampaignExistsError:
         raise UserError(
             f"A campaign named {parsed.name!r} already exists in {display_url(where)}; see it with "
-            f"`bo-loop status {parsed.name}`, or give the spec another name."
+            f"`bo-loop status {shlex.quote(parsed.name)}`, or give the spec another name."
         ) from None
     except StorageError:
         raise
@@ -76,7 +77,9 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
         f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
         f"{campaign.surrogate}; seed {campaign.seed}"
     )
-    out.print(Text(f"Next: bo-loop ask {parsed.name} -n 4 -o round-01.csv", style="dim"))
+    out.print(
+        Text(f"Next: bo-loop ask {shlex.quote(parsed.name)} -n 4 -o round-01.csv", style="dim")
+    )
 
 
 @cli.command("list")

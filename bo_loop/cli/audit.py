@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def correct(c: Campaign, trial: int, value: float, reason: str) -> None:  # fmt:
     was = fmt(before.value) if before.value is not None else before.state.value
     out.print(
         f"Trial {trial}: {c.objective.name} {was} -> {fmt(after.value)} (reason: {reason}). "
-        f"`bo-loop history {c.name} {trial}` shows every change."
+        f"`bo-loop history {shlex.quote(c.name)} {trial}` shows every change."
     )
 
 

@@ -31,6 +31,7 @@ _STYLE = {
     "abandon": "yellow",
     "pending": "cyan",
     "recorded": "dim",
+    "comment": "dim",
     "error": "bold red",
 }
 _LABEL = {
@@ -39,6 +40,7 @@ _LABEL = {
     "abandon": "abandoned",
     "pending": "pending",
     "recorded": "unchanged",
+    "comment": "skipped",
     "error": "REFUSED",
 }
 #: Labels when nothing is recorded (a refused file, or a dry run): valid rows are only "ok".
@@ -106,6 +108,8 @@ def tell_table(
             detail = "; ".join(problem.short for problem in p.problems)
         elif p.action in ("fail", "abandon") and p.note:
             detail = f"reason: {p.note}"
+        elif p.action == "tell" and p.note:
+            detail = f"note: {p.note}"
         else:
             detail = p.remark
         table.add_row(

@@ -6,6 +6,7 @@ does not depend on Click; these commands print what it found and what was record
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -39,12 +40,12 @@ def ask(c: Campaign, count: int, output: Path, force: bool) -> None:  # fmt: ski
     with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count)
     try:
-        round_files.write_round_file(path, c.space, c.objective, trials)
+        round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
     except RoundFileError as e:
         numbers = ", ".join(str(t.number) for t in trials)
         raise RoundFileError(
             f"{e} The new trials ({numbers}) are stored as pending: write them to another file "
-            f"with `bo-loop pending {c.name} -o FILE`."
+            f"with `bo-loop pending {shlex.quote(c.name)} -o FILE`."
         ) from None
     table = cli_report.trials_table(
         c.space, c.objective, trials, title=f"New trials -> {path}", outcome=False
@@ -52,7 +53,8 @@ def ask(c: Campaign, count: int, output: Path, force: bool) -> None:  # fmt: ski
     out.print(table)
     out.print(
         f"Fill in the [bold]{c.objective.name}[/] column of {path} ('failed' and a note if a run "
-        f"failed; leave it blank if not run yet), then: bo-loop tell {c.name} {path}",
+        f"failed; leave it blank if not run yet), then: "
+        f"bo-loop tell {shlex.quote(c.name)} {shlex.quote(str(path))}",
         highlight=False,
     )
 
@@ -76,7 +78,7 @@ def pending(c: Campaign, output: Path | None, force: bool) -> None:  # fmt: skip
         out.print(f"No pending trials: {path} was not written.")
     elif path is not None:
         round_files.check_column_names(c.space, c.objective)
-        round_files.write_round_file(path, c.space, c.objective, trials)
+        round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
         out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
 
 
@@ -93,7 +95,7 @@ def tell(c: Campaign, file: Path, dry_run: bool) -> None:
     If any row breaks a rule, nothing is recorded.
     """
     sheet = round_files.read_round_file(file)
-    plans, ignored = round_tell.plan_tell(sheet, c.space, c.objective, c.trials())
+    plans, ignored = round_tell.plan_tell(sheet, c.space, c.objective, c.trials(), campaign=c.name)
     errors = [p for p in plans if p.action == "error"]
     recording = not errors and not dry_run
     if ignored:

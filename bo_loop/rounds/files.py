@@ -1,7 +1,8 @@
 """Round files for ``bo-loop ask`` / ``bo-loop tell``: CSV or XLSX sheets a technician fills in.
 
 A round file has one row per trial: ``trial``, every parameter, the objective's column (blank
-until measured) and ``note``. This module writes and reads such files (and ``export``/``add``
+until measured), ``note`` and ``campaign`` (the campaign's name on every row, so that a file
+cannot be told to another campaign). This module writes and reads such files (and ``export``/``add``
 tables); checking a filled-in round against the campaign is :mod:`bo_loop.rounds.tell`.
 """
 
@@ -30,6 +31,7 @@ from bo_loop.trial import Trial
 EXTENSIONS = (".csv", ".xlsx")
 TRIAL_COLUMN = "trial"
 NOTE_COLUMN = "note"
+CAMPAIGN_COLUMN = "campaign"
 
 #: A cell as read: text from a CSV; text, numbers, booleans or dates from a workbook.
 Cell = str | float | int | bool | datetime | None
@@ -77,29 +79,42 @@ def _atomic(path: Path) -> Iterator[Path]:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def round_columns(space: Space, objective: Objective) -> list[str]:
-    """The columns of a round file, in order."""
-    return [TRIAL_COLUMN, *space.names, objective.name, NOTE_COLUMN]
+def round_columns(space: Space, objective: Objective, *, campaign: bool = True) -> list[str]:
+    """The columns of a round file, in order (``campaign``: with the campaign column)."""
+    return [TRIAL_COLUMN, *space.names, objective.name, NOTE_COLUMN] + (
+        [CAMPAIGN_COLUMN] if campaign else []
+    )
 
 
 def check_column_names(space: Space, objective: Objective) -> None:
     """Refuse a campaign whose parameter or objective names clash with a round file's own columns
     (possible for a campaign created from Python)."""
     for name in [*space.names, objective.name]:
-        if name in (TRIAL_COLUMN, NOTE_COLUMN):
+        if name in (TRIAL_COLUMN, NOTE_COLUMN, CAMPAIGN_COLUMN):
             raise RoundFileError(
-                f"Round files use the columns {TRIAL_COLUMN!r} and {NOTE_COLUMN!r} themselves, "
+                f"Round files use the columns {TRIAL_COLUMN!r}, {NOTE_COLUMN!r} and "
+                f"{CAMPAIGN_COLUMN!r} themselves, "
                 f"so no parameter or objective may be named so, but this campaign has {name!r}."
             )
 
 
 def write_round_file(
-    path: Path, space: Space, objective: Objective, trials: Sequence[Trial]
+    path: Path,
+    space: Space,
+    objective: Objective,
+    trials: Sequence[Trial],
+    *,
+    campaign: str | None = None,
 ) -> None:
-    """Write trials as a round file (CSV or XLSX by extension), the result and note cells empty."""
-    columns = round_columns(space, objective)
+    """Write trials as a round file (CSV or XLSX by extension), the result and note cells empty.
+
+    ``campaign`` (the campaign's name) fills a ``campaign`` column on every row, which
+    ``bo-loop tell`` checks; None writes no such column.
+    """
+    columns = round_columns(space, objective, campaign=campaign is not None)
+    own = [] if campaign is None else [campaign]
     rows: list[list[Any]] = [
-        [t.number, *(t.params[n] for n in space.names), None, None] for t in trials
+        [t.number, *(t.params[n] for n in space.names), None, None, *own] for t in trials
     ]
     with _atomic(path) as tmp:
         if path.suffix.lower() == ".xlsx":
@@ -176,6 +191,18 @@ def is_blank(cell: Cell) -> bool:
     )
 
 
+def parse_number(text: str) -> float | None:
+    """A number typed in a cell, or None. Python's ``float`` also takes "1_000" and "١٢"; a
+    spreadsheet never writes a number so, so such text is not read as one."""
+    text = text.strip()
+    if "_" in text or not text.isascii():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+([eE][-+]?\d+)?")
 
 
@@ -194,6 +221,8 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
         raise RoundFileError(f"{p.name} is empty: row 1 must be the header ({TRIAL_COLUMN}, ...).")
     header_row, header = raw[0]
     body = [(number, cells) for number, cells in raw[1:] if not all(is_blank(c) for c in cells)]
+    if suffix == ".csv":
+        _check_row_lengths(p.name, header_row, len(header), body)
     width = max([len(header), *(len(cells) for _, cells in body)])
     columns: list[str] = []
     for i in range(width):
@@ -212,6 +241,23 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
         padded = [*cells, *([None] * (width - len(cells)))]
         rows.append((number, {c: v for c, v in zip(columns, padded, strict=True) if c}))
     return Sheet(p.name, header_row, [c for c in columns if c], rows)
+
+
+def _check_row_lengths(
+    name: str, header_row: int, width: int, body: list[tuple[int, list[Cell]]]
+) -> None:
+    """Refuse CSV rows with more cells than the header: a spreadsheet writes every row as wide as
+    the header, so an extra cell means a value was split, most often a decimal comma typed in a
+    comma-separated file (2,677 is read as the two cells 2 and 677, shifting the cells after it)."""
+    for number, cells in body:
+        if len(cells) > width:
+            raise RoundFileError(
+                f"{name}, row {number} has {len(cells)} cells but the header (row {header_row}) "
+                f"has {width}: every row must have at most as many cells as the header. A number "
+                "written with a decimal comma (2,677) in a comma-separated file splits into two "
+                "cells: write it with a decimal point (2.677), or save the file from the "
+                "spreadsheet again. Nothing was recorded."
+            )
 
 
 def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
@@ -250,6 +296,7 @@ def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
 
 def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     try:
         with warnings.catch_warnings():
@@ -261,10 +308,70 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
     try:
         ws = wb.worksheets[0]
         rows: list[tuple[int, list[Cell]]] = []
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            cells: list[Cell] = [v.strip() if isinstance(v, str) else v for v in values]  # type: ignore[misc]
+        percent: list[str] = []
+        for number, row in enumerate(ws.iter_rows(), start=1):
+            values = [getattr(c, "value", None) for c in row]
+            cells: list[Cell] = [v.strip() if isinstance(v, str) else v for v in values]
             rows.append((number, cells))
-        return rows
+            for column, (c, v) in enumerate(zip(row, values, strict=True), start=1):
+                if _is_percent(getattr(c, "number_format", None), v):
+                    percent.append(
+                        f"cell {get_column_letter(column)}{number} (row {number}) is formatted as "
+                        f"a percentage (it shows {v * 100:.10g}%, holds {v!r})"
+                    )
+    finally:
+        wb.close()
+    problems = [*_uncalculated_formulas(path, rows), *percent]
+    if problems:
+        # Percentages: a CSV of the cell holds the text '83.1%', which tell refuses as not a
+        # number; the workbook is refused alike rather than guessing between 83.1 and 0.831.
+        why = (
+            "\nA percentage cell is refused as its CSV ('83.1%') would be: format such cells as "
+            "Number or General and type the value meant."
+            if percent
+            else ""
+        )
+        raise RoundFileError(
+            f"Cannot read {path.name}; nothing was recorded:\n"
+            + "\n".join(f"  {p}." for p in problems)
+            + why
+        )
+    return rows
+
+
+def _is_percent(number_format: object, value: object) -> bool:
+    return (
+        isinstance(number_format, str)
+        and "%" in number_format
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    )
+
+
+def _uncalculated_formulas(path: Path, rows: list[tuple[int, list[Cell]]]) -> list[str]:
+    """Cells holding a formula but no saved value: a workbook written by a program that does not
+    calculate (openpyxl, pandas) has none, and such a cell would otherwise read as blank."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    if not any(v is None for _, cells in rows for v in cells):
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = load_workbook(path, read_only=True, data_only=False)
+    try:
+        problems = []
+        formulas = wb.worksheets[0].iter_rows(values_only=True)
+        for (number, cells), raw in zip(rows, formulas, strict=False):
+            for column, (value, formula) in enumerate(zip(cells, raw, strict=False), start=1):
+                if value is None and isinstance(formula, str) and formula.startswith("="):
+                    problems.append(
+                        f"cell {get_column_letter(column)}{number} (row {number}) holds the "
+                        f"formula {formula!r} but no saved value (the program that wrote the file "
+                        "did not calculate it): open the file in Excel or LibreOffice and save "
+                        "it, or type the value"
+                    )
+        return problems
     finally:
         wb.close()
 

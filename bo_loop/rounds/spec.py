@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Parameter, Real
 
 #: Column names that round files use for their own fields; no parameter or objective may take them.
-ROUND_FILE_COLUMNS = ("trial", "note")
+ROUND_FILE_COLUMNS = ("trial", "note", "campaign")
 
 TOP_KEYS = (
     "name",
@@ -84,6 +85,37 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode)
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _mapping_without_duplicates,  # type: ignore[arg-type]
+)
+
+# YAML 1.1 (PyYAML's default) reads yes/no/on/off/y/n as booleans, so `choices: [SE, NO, DK]`
+# would hold False, reads 1e-3 (no dot) as text and 1:30 as the integer 90. Resolve as YAML 1.2
+# does instead: only true/false are booleans, a number with a dot or an exponent, in any of its
+# forms, is a float, and an integer is plain decimal digits (or 0x hexadecimal).
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_INT_TAG = "tag:yaml.org,2002:int"
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _FLOAT_TAG, _INT_TAG)
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9]+[eE][-+]?[0-9]+
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    _INT_TAG, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"), list("-+0123456789")
 )
 
 

@@ -15,7 +15,16 @@ from typing import Any, Literal
 from bo_loop.campaign import Campaign
 from bo_loop.exceptions import BoLoopError, TrialNotFoundError, TrialStateError
 from bo_loop.objective import Objective
-from bo_loop.rounds.files import NOTE_COLUMN, TRIAL_COLUMN, Cell, RoundFileError, Sheet, is_blank
+from bo_loop.rounds.files import (
+    CAMPAIGN_COLUMN,
+    NOTE_COLUMN,
+    TRIAL_COLUMN,
+    Cell,
+    RoundFileError,
+    Sheet,
+    is_blank,
+    parse_number,
+)
 from bo_loop.space import Categorical, Integer, Real, Space
 from bo_loop.trial import Trial, TrialState
 
@@ -24,13 +33,14 @@ ABANDON_MARKERS = frozenset({"abandoned", "abandon"})
 
 #: A float parameter cell matches the stored value within this relative difference...
 REL_TOLERANCE = 1e-9
-#: ...or within this fraction of the parameter's range (on its log scale when ``log=True``).
-#: Spreadsheets may write back fewer digits than bo_loop wrote (Excel's "General" format keeps
-#: 6 to 11 significant digits); 1e-5 of the range is far below any rig's setting resolution,
-#: and far above such rounding, so only a real edit is refused.
-SPAN_TOLERANCE = 1e-5
+#: ...or within this fraction of the parameter's range ``high - low`` (in the parameter's own
+#: units, also when ``log=True``). Spreadsheets write back fewer digits than bo_loop wrote
+#: (Excel's "General" format keeps 6 to 11 significant digits, and a technician may format the
+#: column with 2 decimals): 1/1000 of the range (0.1 for 20..120) lets such rounding through
+#: while a real edit of a setting is refused.
+SPAN_TOLERANCE = 1e-3
 
-Action = Literal["tell", "fail", "abandon", "pending", "recorded", "error"]
+Action = Literal["tell", "fail", "abandon", "pending", "recorded", "comment", "error"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class RowPlan:
         trial: The trial number, or None when the cell is not one.
         result: The result cell as written (for the report).
         action: tell, fail, abandon, pending (blank result), recorded (already in the campaign
-            with this result: nothing to do) or error.
+            with this result: nothing to do), comment (only a note: skipped) or error.
         value: The outcome to tell.
         note: The note cell, if any.
         remark: A short remark for the report (e.g. that a note is not stored).
@@ -93,20 +103,16 @@ def _number(cell: Cell) -> float | None:
     if isinstance(cell, int | float):
         return float(cell)
     if isinstance(cell, str):
-        try:
-            return float(cell.strip())
-        except ValueError:
-            return None
+        return parse_number(cell)
     return None
 
 
+def _tolerance(p: Real) -> float:
+    return SPAN_TOLERANCE * (p.high - p.low)
+
+
 def _same_real(p: Real, a: float, b: float) -> bool:
-    span = p.high - p.low
-    if p.log:
-        if a <= 0 or b <= 0:
-            return False
-        a, b, span = math.log(a), math.log(b), math.log(p.high) - math.log(p.low)
-    return abs(a - b) <= max(REL_TOLERANCE * max(abs(a), abs(b)), SPAN_TOLERANCE * span)
+    return abs(a - b) <= max(REL_TOLERANCE * max(abs(a), abs(b)), _tolerance(p))
 
 
 def _same_choice(p: Categorical, cell: Cell, stored: Any) -> bool:
@@ -141,9 +147,16 @@ def _param_problem(p: Real | Integer | Categorical, cell: Cell, stored: Any) -> 
     if same:
         return None
     shown = "blank" if is_blank(cell) else repr(_text(cell))
+    within = (
+        f", more than {_tolerance(p):.3g} (1/1000 of its range {p.low!r}..{p.high!r}) away; "
+        "a spreadsheet's rounding within that is accepted"
+        if isinstance(p, Real) and _number(cell) is not None
+        else ""
+    )
     return Problem(
         f"{p.name} changed",
-        f"{p.name!r} was edited: the file says {shown} but the trial was asked at {stored!r}. "
+        f"{p.name!r} was edited: the file says {shown} but the trial was asked at {stored!r}"
+        f"{within}. "
         "A trial's settings cannot change: put the asked value back, or, if the rig really ran "
         "at other settings, write 'abandoned' as the result and record the run with `bo-loop add`",
     )
@@ -183,7 +196,22 @@ def _check_header(sheet: Sheet, space: Space, objective: Objective) -> list[str]
             f"{sheet.name}, header (row {sheet.header_row}): missing column(s) {missing!r}; a "
             f"round file needs {needed!r} ({NOTE_COLUMN!r} optional), and has {sheet.columns!r}."
         )
-    return [c for c in sheet.columns if c not in (*needed, NOTE_COLUMN)]
+    return [c for c in sheet.columns if c not in (*needed, NOTE_COLUMN, CAMPAIGN_COLUMN)]
+
+
+def _check_campaign(sheet: Sheet, campaign: str) -> None:
+    """Refuse a round file whose ``campaign`` column names another campaign (a blank cell, or a
+    file without the column, written by hand or by an older bo_loop, is not checked)."""
+    if CAMPAIGN_COLUMN not in sheet.columns:
+        return
+    for row, cells in sheet.rows:
+        cell = cells[CAMPAIGN_COLUMN]
+        if not is_blank(cell) and _text(cell).strip() != campaign:
+            raise RoundFileError(
+                f"{sheet.name} was written for campaign {_text(cell).strip()!r} (row {row}), but "
+                f"is being told to campaign {campaign!r}; nothing was recorded. A round file can "
+                f"only be told to the campaign that asked for it (its {CAMPAIGN_COLUMN!r} column)."
+            )
 
 
 def _trial_number(cell: Cell) -> int | None:
@@ -192,18 +220,28 @@ def _trial_number(cell: Cell) -> int | None:
 
 
 def plan_tell(
-    sheet: Sheet, space: Space, objective: Objective, trials: Sequence[Trial]
+    sheet: Sheet,
+    space: Space,
+    objective: Objective,
+    trials: Sequence[Trial],
+    *,
+    campaign: str | None = None,
 ) -> tuple[list[RowPlan], list[str]]:
     """Check every row of a filled-in round file against the stored trials.
+
+    ``campaign`` (the campaign's name) is checked against the file's ``campaign`` column.
 
     Returns:
         One plan per row, in file order (rows that broke a rule have ``action == "error"`` and
         list every rule they broke), and the file's extra columns, which are ignored.
 
     Raises:
-        RoundFileError: the header lacks a needed column, or the file has no rows.
+        RoundFileError: the header lacks a needed column, the file has no rows, or it was
+            written for another campaign.
     """
     ignored = _check_header(sheet, space, objective)
+    if campaign is not None:
+        _check_campaign(sheet, campaign)
     if not sheet.rows:
         raise RoundFileError(f"{sheet.name} has a header but no trial rows.")
     by_number: Mapping[int, Trial] = {t.number: t for t in trials}
@@ -218,6 +256,12 @@ def plan_tell(
     for (row, cells), number in zip(sheet.rows, numbers, strict=True):
         result = _text(cells[objective.name])
         note = None if is_blank(cells.get(NOTE_COLUMN)) else _text(cells.get(NOTE_COLUMN))
+        if note and all(is_blank(cells[c]) for c in (TRIAL_COLUMN, *space.names, objective.name)):
+            # A comment typed on a row of its own (e.g. under the trials) is no trial: skip it.
+            plans.append(
+                RowPlan(row, None, "", "comment", note=note, remark="comment only: skipped")
+            )
+            continue
         problems: list[Problem] = []
         trial = None if number is None else by_number.get(number)
         if number is None:
@@ -244,8 +288,8 @@ def plan_tell(
             action, remark, problem = _against_finished(trial, action, value, objective)
             if problem:
                 problems.append(problem)
-        if note and action in ("tell", "pending"):
-            remark = "note not stored: only a failed or abandoned trial keeps one"
+        if note and action == "pending":
+            remark = "note not stored: the trial is still pending"
         if problems:
             plans.append(RowPlan(row, number, result, "error", note=note, problems=tuple(problems)))
         else:
@@ -301,6 +345,7 @@ def apply_plans(campaign: Campaign, plans: Sequence[RowPlan]) -> None:
     if not writes:
         return
     values: dict[int, float] = {}
+    notes: dict[int, str] = {}
     failed: dict[int, str | None] = {}
     abandoned: dict[int, str | None] = {}
     for p in writes:
@@ -308,12 +353,14 @@ def apply_plans(campaign: Campaign, plans: Sequence[RowPlan]) -> None:
         if p.action == "tell":
             assert p.value is not None
             values[p.trial] = p.value
+            if p.note is not None:
+                notes[p.trial] = p.note
         elif p.action == "fail":
             failed[p.trial] = p.note
         else:
             abandoned[p.trial] = p.note
     try:
-        campaign.tell_many(values, failed=failed, abandoned=abandoned)
+        campaign.tell_many(values, failed=failed, abandoned=abandoned, notes=notes)
     except (TrialStateError, TrialNotFoundError) as e:
         now = {t.number: t for t in campaign.trials()}
         changed = [

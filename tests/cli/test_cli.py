@@ -143,7 +143,7 @@ BAD_SPECS = [
      r"parameters\[0\] \('c'\) needs the key\(s\) \['choices'\]"),
     ({"parameters": "parameters: {a: 1}"}, r"parameters must be a non-empty list"),
     ({"parameters": "parameters: [{name: trial, type: real, low: 0, high: 1}]"},
-     r"must differ from the round-file columns \['trial', 'note'\], but got 'trial'"),
+     r"must differ from the round-file columns \['trial', 'note', 'campaign'\], but got 'trial'"),
     ({"objective": "objective: {name: y, goal: maximise}"},
      r"objective: goal must be one of \['maximize', 'minimize'\], but got goal='maximise'"),
     ({"objective": "objective: {name: y, target: 3}"}, r"Unknown key 'target' in objective"),
@@ -299,3 +299,54 @@ def test_bad_storage_is_a_user_error():
     result = invoke("list", "--storage", "mysql://nobody@localhost/db")
     assert result.exit_code == 1
     assert "SQLite or PostgreSQL URL" in result.stderr
+
+
+# -- a new user's mistakes (issue: technicians' bugs) -------------------------------------------
+
+
+def test_yaml_spec_keeps_choices_as_written_and_reads_every_float_form(sqlite_url, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: t\nobjective: y\nparameters:\n"
+        "  - {name: answer, type: categorical, choices: [SE, NO, DK, yes, y, n]}\n"
+        "  - {name: heater, type: categorical, choices: [on, off]}\n"
+        "  - {name: a, type: real, low: 1e-3, high: 1E3}\n"
+        "  - {name: b, type: real, low: -2e+2, high: .5}\n"
+        "  - {name: c, type: real, low: +1.0, high: 2.}\n"
+        "  - {name: d, type: integer, low: 1, high: 10}\n"
+        "  - {name: e, type: categorical, choices: [true, false]}\n"
+    )
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    space = bl.Campaign.load("t", storage=sqlite_url).space
+    assert space["answer"].choices == ("SE", "NO", "DK", "yes", "y", "n")
+    assert space["heater"].choices == ("on", "off")
+    assert space["e"].choices == (True, False)
+    assert (space["a"].low, space["a"].high) == (1e-3, 1e3)
+    assert (space["b"].low, space["b"].high) == (-200.0, 0.5)
+    assert (space["c"].low, space["c"].high) == (1.0, 2.0)
+    assert (space["d"].low, space["d"].high) == (1, 10)
+
+
+def test_next_hints_quote_names_with_spaces(sqlite_url, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(DEMO_SPEC.replace("name: demo", "name: rig yield"))
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert "Next: bo-loop ask 'rig yield' -n 4 -o round-01.csv" in result.stdout
+    result = invoke("ask", "rig yield", "-o", tmp_path / "round 1.csv", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    # rich wraps long lines at a space: join them back.
+    assert f"bo-loop tell 'rig yield' '{tmp_path / 'round 1.csv'}'" in result.stdout.replace(
+        "\n", ""
+    )
+
+
+@pytest.mark.parametrize("name", ["rig ", " rig", "rig\n", "ri\x00g", "rig\t"])
+def test_names_with_edge_whitespace_or_control_characters_are_refused(sqlite_url, tmp_path, name):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(DEMO_SPEC.replace("name: demo", f"name: {name!r}".replace("'", '"')))
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert "must not start or end with a space or hold a control character" in result.stderr
+    assert bl.Campaign.list(sqlite_url) == []

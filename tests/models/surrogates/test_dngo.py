@@ -284,11 +284,20 @@ def test_steps_grow_with_n_until_the_cap() -> None:
 
 def test_bad_arguments_say_the_rule_and_the_value() -> None:
     X, Y, bounds = _data(n=5)
-    with pytest.raises(SurrogateError, match=r"Setting 'ensemble' of DNGO must be in \[1, 100\], but got ensemble=0"):
+    with pytest.raises(
+        SurrogateError,
+        match=r"Setting 'ensemble' of DNGO must be in \[1, 100\], but got ensemble=0",
+    ):
         fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, ensemble=0)
-    with pytest.raises(SurrogateError, match=r"'subsample' of DNGO must be a finite number in \(0.0, 1.0\], but got subsample=1.5"):
+    with pytest.raises(
+        SurrogateError,
+        match=r"'subsample' of DNGO must be a finite number in \(0.0, 1.0\], but got subsample=1.5",
+    ):
         fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, subsample=1.5)
-    with pytest.raises(SurrogateError, match=r"'hyper' of DNGO must be one of \['map', 'marginal'\], but got hyper='sample'"):
+    with pytest.raises(
+        SurrogateError,
+        match=r"'hyper' of DNGO must be one of \['map', 'marginal'\], but got hyper='sample'",
+    ):
         fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, hyper="sample")
     with pytest.raises(ValueError, match="train_Y"):
         fit_dngo(X, Y.squeeze(-1), bounds=bounds, cat_dims={}, seed=0)
