@@ -16,7 +16,7 @@ from typing import Any
 from bo_loop.exceptions import ConfigFormatError, InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.models import acquisition, surrogates
 from bo_loop.objective import Objective
-from bo_loop.space import Space
+from bo_loop.space import NAME_RULE, Space, has_bad_characters
 
 #: Version of the config layout. 1: space, objective, surrogate (GP settings empty), seed,
 #: initial_design_size. 2: every setting stored in full, and the acquisition's settings.
@@ -46,7 +46,16 @@ def check_int(value: object, label: str, low: int, high: int | None = None) -> i
 
 
 def check_names(space: Space, objective: Objective) -> None:
-    """Refuse names that clash with each other or with the columns bo_loop writes itself."""
+    """Refuse names that clash with each other or with the columns bo_loop writes itself, and
+    names that print like another name.
+
+    Checked at create only: campaigns stored before a rule existed still open.
+    """
+    for name in space.names:
+        if has_bad_characters(name):
+            raise SpaceError(f"A parameter name {NAME_RULE}, but got name={name!r}.")
+    if has_bad_characters(objective.name):
+        raise ObjectiveError(f"An objective name {NAME_RULE}, but got name={objective.name!r}.")
     if objective.name in space.names:
         raise ObjectiveError(
             f"The objective's name must differ from every parameter name, but got {objective.name!r}."

@@ -5,39 +5,19 @@ Every value shown is escaped: parameter names, choices and failure reasons come 
 
 from __future__ import annotations
 
-import html
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bo_loop.html_table import e as _e
+from bo_loop.html_table import number as _number
+from bo_loop.html_table import table as _table
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Parameter, Real, Space
 from bo_loop.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     from bo_loop.campaign import Campaign
-
-_TABLE = 'style="border-collapse:collapse;margin:2px 0 8px 0"'
-_CELL = 'style="text-align:left;padding:2px 10px 2px 0"'
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value))
-
-
-def _number(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    head = "".join(f"<th {_CELL}>{_e(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td {_CELL}>{_e(_number(v))}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table {_TABLE}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def describe_parameter(p: Parameter) -> tuple[str, str]:
@@ -104,16 +84,4 @@ def summary_html(
 
 def trial_html(trial: Trial) -> str:
     """A trial's number, state, settings, outcome, source and (for proposals) prediction."""
-    rows: list[tuple[object, object]] = [(k, v) for k, v in trial.params.items()]
-    value = "—" if trial.value is None else _number(trial.value)
-    mean, sd = trial.provenance.get("predicted_mean"), trial.provenance.get("predicted_sd")
-    predicted = ""
-    if isinstance(mean, int | float) and isinstance(sd, int | float):
-        predicted = f"; predicted {_number(float(mean))} ± {_number(float(sd))} (sd)"
-    reason = f" — {_e(trial.reason)}" if trial.reason else ""
-    generator = trial.provenance.get("generator", trial.source)
-    return (
-        f"<div><b>Trial {trial.number}</b> · {_e(trial.state.value)}{reason} · outcome "
-        f"<b>{_e(value)}</b>{_e(predicted)} · from {_e(generator)}"
-        f"{_table(['parameter', 'value'], rows)}</div>"
-    )
+    return trial._repr_html_()

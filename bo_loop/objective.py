@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bo_loop.exceptions import ObjectiveError, ObservationError
-from bo_loop.space import NAME_RULE, has_bad_characters
 
 GOALS = ("maximize", "minimize")
 
@@ -31,8 +30,6 @@ class Objective:
             raise ObjectiveError(
                 f"An objective name must be a non-empty string, but got name={self.name!r}."
             )
-        if has_bad_characters(self.name):
-            raise ObjectiveError(f"An objective name {NAME_RULE}, but got name={self.name!r}.")
         if self.goal not in GOALS:
             raise ObjectiveError(f"goal must be one of {list(GOALS)}, but got goal={self.goal!r}.")
 

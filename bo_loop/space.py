@@ -41,8 +41,6 @@ def has_bad_characters(name: str) -> bool:
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise SpaceError(f"A parameter name must be a non-empty string, but got name={name!r}.")
-    if has_bad_characters(name):
-        raise SpaceError(f"A parameter name {NAME_RULE}, but got name={name!r}.")
     if name in RESERVED_NAMES:
         raise SpaceError(
             f"A parameter name must not be one of {sorted(RESERVED_NAMES)}, but got name={name!r}."

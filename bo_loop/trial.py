@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bo_loop.html_table import e, number, table
+
 
 class TrialState(enum.Enum):
     """Where a trial is in its life: proposed and waiting, measured, or given up."""
@@ -49,7 +51,17 @@ class Trial:
     reason: str | None = None
 
     def _repr_html_(self) -> str:
-        # Imported here: display.py imports this module for the Trial type.
-        from bo_loop.display import trial_html
-
-        return trial_html(self)
+        """A trial's number, state, settings, outcome, source and (for proposals) prediction."""
+        rows: list[tuple[object, object]] = [(k, v) for k, v in self.params.items()]
+        value = "—" if self.value is None else number(self.value)
+        mean, sd = self.provenance.get("predicted_mean"), self.provenance.get("predicted_sd")
+        predicted = ""
+        if isinstance(mean, int | float) and isinstance(sd, int | float):
+            predicted = f"; predicted {number(float(mean))} ± {number(float(sd))} (sd)"
+        reason = f" — {e(self.reason)}" if self.reason else ""
+        generator = self.provenance.get("generator", self.source)
+        return (
+            f"<div><b>Trial {self.number}</b> · {e(self.state.value)}{reason} · outcome "
+            f"<b>{e(value)}</b>{e(predicted)} · from {e(generator)}"
+            f"{table(['parameter', 'value'], rows)}</div>"
+        )

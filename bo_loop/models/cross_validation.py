@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 
 from bo_loop.exceptions import BoLoopError
-from bo_loop.models.fitting import FittedModel, TrainingData, fit, step_seed
+from bo_loop.models import fitting
+from bo_loop.models.fitting import FittedModel, TrainingData, step_seed
 from bo_loop.models.surrogates import resolve_settings
 
 
@@ -179,7 +180,7 @@ def cross_validate(
     for k in range(folds):
         test = torch.as_tensor(assignment == k)
         fold_seed = step_seed(seed, k)
-        model = fit(
+        model = fitting.fit(
             space, X[~test], Y[~test], surrogate=name, settings=settings, seed=fold_seed,
             warm_start=warm_start,
         )  # fmt: skip

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, make_url
 from sqlalchemy.engine import Connection, Engine
 
 from bo_loop.exceptions import SchemaVersionError
@@ -53,6 +54,22 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     return before, after
 
 
+def upgrade_command(url: str) -> str:
+    """The ``bo-loop db upgrade`` command for ``url``, ready to paste, without revealing a password.
+
+    A URL with a password gets a placeholder the user must replace: a masked ``***`` pasted as it
+    is would try the password "***".
+    """
+    parsed = make_url(url)
+    if parsed.password is None:
+        return f"`bo-loop db upgrade --storage {shlex.quote(parsed.render_as_string())}`"
+    shown = parsed.set(password="PASSWORD").render_as_string(hide_password=False)
+    return (
+        f"`bo-loop db upgrade --storage {shlex.quote(shown)}` with the database's password in "
+        "place of PASSWORD"
+    )
+
+
 def check(engine: Engine, url_for_messages: str) -> bool:
     """Check the schema revision without writing anything.
 
@@ -79,7 +96,7 @@ def check(engine: Engine, url_for_messages: str) -> bool:
         raise SchemaVersionError(
             f"The database at {url_for_messages} has schema revision {revision}, but this bo_loop "
             f"needs {head}. Back the database up, then run "
-            f"`bo-loop db upgrade --storage {url_for_messages}`."
+            f"{upgrade_command(engine.url.render_as_string(hide_password=False))}."
         )
     raise SchemaVersionError(
         f"The database at {url_for_messages} has schema revision {revision!r}, which this bo_loop "

@@ -1,0 +1,185 @@
+"""The campaign config: settings checked at create, stored in full, versioned, read afresh."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import bo_loop as bl
+from bo_loop.config import CONFIG_FORMAT, RESERVED_NAMES, CampaignConfig
+from bo_loop.exceptions import ConfigFormatError, SettingsError
+from bo_loop.models.acquisition import DEFAULT_SETTINGS as ACQUISITION_DEFAULTS
+from bo_loop.models.surrogates.gp import DEFAULT_SETTINGS as GP_DEFAULTS
+
+SPACE = [bl.Real("x", 0.0, 1.0), bl.Integer("n", 1, 5)]
+
+
+def create(url: str, **kw) -> bl.Campaign:
+    return bl.Campaign.create("c", SPACE, "y", storage=url, **kw)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"surrogate": "dngo", "surrogate_settings": {"hidden": []}},
+            r"Setting 'hidden' of surrogate 'dngo' must be a non-empty list of integers >= 1, but got hidden=\[\]",
+        ),
+        (
+            {"surrogate": "dngo", "surrogate_settings": {"epochs": -1}},
+            r"'epochs' of surrogate 'dngo' must be >= 1, but got epochs=-1",
+        ),
+        (
+            {"surrogate": "dngo", "surrogate_settings": {"lr": "fast"}},
+            r"'lr' of surrogate 'dngo' must be a number, but got lr='fast'",
+        ),
+        (
+            {"surrogate": "dngo", "surrogate_settings": {"ensemble": True}},
+            r"'ensemble' .* must be an integer, but got ensemble=True",
+        ),
+        (
+            {"surrogate_settings": {"kernel": "rbf"}},
+            r"'kernel' of surrogate 'gp' must be one of \['matern_gamma', 'rbf_dim_scaled'\], but got kernel='rbf'",
+        ),
+        (
+            {"surrogate_settings": {"fit_maxiter": 0}},
+            r"'fit_maxiter' of surrogate 'gp' must be >= 1, but got fit_maxiter=0",
+        ),
+        (
+            {"surrogate_settings": {"warm_start": "yes"}},
+            r"'warm_start' .* must be true or false, but got warm_start='yes'",
+        ),
+        (
+            {"surrogate_settings": {"lengthscale_rate": float("nan")}},
+            r"'lengthscale_rate' .* finite number",
+        ),
+        (
+            {"acquisition_settings": {"num_restarts": 0}},
+            r"'num_restarts' of the acquisition must be in \[1, 1000\], but got num_restarts=0",
+        ),
+        (
+            {"acquisition_settings": {"restarts": 5}},
+            r"Unknown setting\(s\) \['restarts'\] for the acquisition",
+        ),
+        (
+            {"acquisition_settings": [("num_restarts", 5)]},
+            r"acquisition settings must be a mapping",
+        ),
+    ],
+)
+def test_bad_settings_are_refused_at_create_and_nothing_is_stored(sqlite_url, options, message):
+    with pytest.raises(SettingsError, match=message):
+        create(sqlite_url, **options)
+    assert bl.Campaign.list(sqlite_url) == []
+
+
+def test_every_setting_is_stored_in_full(sqlite_url):
+    c = create(sqlite_url, acquisition_settings={"num_restarts": 3})
+    again = bl.Campaign.load("c", storage=sqlite_url)
+    assert again.surrogate_settings == GP_DEFAULTS
+    assert again.config.acquisition == {**ACQUISITION_DEFAULTS, "num_restarts": 3}
+    assert c.config.to_json()["format"] == CONFIG_FORMAT
+
+
+def _stored_config(url: str) -> dict:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        raw = conn.execute(sa.text("SELECT config FROM campaigns")).scalar_one()
+    engine.dispose()
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _store_config(url: str, config: dict) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE campaigns SET config = :c"), {"c": json.dumps(config)})
+    engine.dispose()
+
+
+def test_a_config_from_a_newer_bo_loop_is_refused_with_what_to_do(sqlite_url):
+    create(sqlite_url)
+    config = _stored_config(sqlite_url)
+    _store_config(sqlite_url, {**config, "format": CONFIG_FORMAT + 1})
+    bl.storage.dispose(sqlite_url)
+    with pytest.raises(
+        ConfigFormatError, match=rf"config format {CONFIG_FORMAT + 1}.*upgrade bo_loop"
+    ):
+        bl.Campaign.load("c", storage=sqlite_url)
+
+
+def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
+    create(sqlite_url)
+    config = _stored_config(sqlite_url)
+    old = {k: v for k, v in config.items() if k != "acquisition"}
+    old.update(format=1, surrogate={"name": "gp", "settings": {}})
+    _store_config(sqlite_url, old)
+    bl.storage.dispose(sqlite_url)
+    c = bl.Campaign.load("c", storage=sqlite_url)
+    assert c.surrogate_settings == GP_DEFAULTS
+    assert c.config.acquisition == ACQUISITION_DEFAULTS
+    assert CampaignConfig.from_json(old).space == c.space
+
+
+@pytest.mark.parametrize("name", sorted(RESERVED_NAMES - {"number", "state", "source"}))
+def test_reserved_parameter_and_objective_names_are_refused(sqlite_url, name):
+    with pytest.raises(bl.SpaceError, match=f"must not be one of .* but got name='{name}'"):
+        bl.Campaign.create("c", [bl.Real(name, 0, 1)], "y", storage=sqlite_url)
+    with pytest.raises(bl.ObjectiveError, match=f"must not be one of .* but got name='{name}'"):
+        bl.Campaign.create("c", SPACE, name, storage=sqlite_url)
+    assert bl.Campaign.list(sqlite_url) == []
+
+
+def test_to_dataframe_columns_never_collide(sqlite_url):
+    c = create(sqlite_url)
+    c.add_observation({"x": 0.5, "n": 2}, 1.0)
+    frame = c.to_dataframe()
+    assert frame.columns.is_unique
+    assert frame.loc[0, "y"] == 1.0
+
+
+def test_model_calls_see_a_colleagues_set_surrogate(sqlite_url):
+    mine = create(sqlite_url, initial_design_size=3)
+    for t in mine.ask(4):
+        mine.tell(t.number, t.params["x"] + t.params["n"])
+    colleague = bl.Campaign.load("c", storage=sqlite_url)
+    colleague.set_surrogate("dngo", {"ensemble": 1, "epochs": 5})
+    fitted = mine.fitted_model()  # the object opened before the change
+    assert fitted.surrogate == "dngo"
+    assert fitted.settings["ensemble"] == 1
+    assert mine.surrogate == "dngo"
+
+
+def test_from_dataframe_validates_once_and_stores_in_one_transaction(sqlite_url, monkeypatch):
+    frame = pd.DataFrame({"x": [0.1, 0.5, 0.9], "n": [1, 2, 3], "y": [1.0, 2.0, 3.0]})
+    writes: list[bool] = []
+    real_run = bl.storage.Database.run
+
+    def counting(self, work, *, write=True):
+        writes.append(write)
+        return real_run(self, work, write=write)
+
+    monkeypatch.setattr(bl.storage.Database, "run", counting)
+    c = bl.Campaign.from_dataframe("hist", frame, "y", storage=sqlite_url)
+    assert writes.count(True) == 1
+    monkeypatch.undo()
+    assert len(c.trials()) == 3
+
+
+def test_from_dataframe_with_a_taken_name_stores_no_row(sqlite_url):
+    create(sqlite_url)
+    frame = pd.DataFrame({"x": [0.1, 0.5], "n": [1, 2], "y": [1.0, 2.0]})
+    with pytest.raises(bl.CampaignExistsError):
+        bl.Campaign.from_dataframe("c", frame, "y", storage=sqlite_url)
+    assert bl.Campaign.load("c", storage=sqlite_url).trials() == []
+
+
+def test_risk_aversion_errors_are_argument_errors(sqlite_url):
+    c = create(sqlite_url)
+    for bad in (-1, float("nan"), float("inf"), "high", True):
+        with pytest.raises(
+            bl.InvalidArgumentError, match="risk_aversion must be a finite number >= 0"
+        ):
+            c.recommend(risk_aversion=bad)
