@@ -60,6 +60,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
             parsed.name, parsed.parameters, parsed.objective, storage=where,
             surrogate=parsed.surrogate, surrogate_settings=parsed.surrogate_settings,
             seed=parsed.seed, initial_design_size=parsed.initial_design_size,
+            acquisition_settings=parsed.acquisition_settings,
         )  # fmt: skip
     except CampaignExistsError:
         raise UserError(

@@ -31,6 +31,7 @@ TOP_KEYS = (
     "parameters",
     "objective",
     "surrogate",
+    "acquisition",
     "seed",
     "initial_design_size",
     "storage",
@@ -63,6 +64,8 @@ class CampaignSpec:
     #: As written; ``Campaign.create`` checks it.
     initial_design_size: Any = None
     storage: str | None = None
+    #: The acquisition's settings as written; ``Campaign.create`` checks them.
+    acquisition_settings: dict[str, Any] = field(default_factory=dict)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -243,6 +246,12 @@ def parse_spec(data: Mapping[str, Any]) -> CampaignSpec:
             f"{list(ROUND_FILE_COLUMNS)!r}, but got {taken[0]!r}."
         )
     surrogate, settings = _surrogate(data.get("surrogate", "gp"))
+    acquisition = data.get("acquisition", {})
+    if not isinstance(acquisition, dict):
+        raise SpecError(
+            f"acquisition must be a mapping of settings (num_restarts, raw_samples, mc_samples), "
+            f"but got {acquisition!r}."
+        )
     storage = data.get("storage")
     if storage is not None:
         storage = _string("storage", storage)
@@ -256,6 +265,7 @@ def parse_spec(data: Mapping[str, Any]) -> CampaignSpec:
         seed=data.get("seed", 0),
         initial_design_size=data.get("initial_design_size"),
         storage=storage,
+        acquisition_settings=acquisition,
     )
 
 

@@ -350,3 +350,25 @@ def test_names_with_edge_whitespace_or_control_characters_are_refused(sqlite_url
     assert result.exit_code == 1
     assert "must not start or end with a space or hold a control character" in result.stderr
     assert bl.Campaign.list(sqlite_url) == []
+
+
+def test_spec_settings_are_stored_and_bad_ones_refused_naming_the_spec(sqlite_url, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        DEMO_SPEC + "surrogate: {name: gp, settings: {fit_maxiter: 50}}\n"
+        "acquisition: {num_restarts: 4}\n"
+    )
+    assert invoke("init", spec, "--storage", sqlite_url).exit_code == 0
+    c = bl.Campaign.load("demo", storage=sqlite_url)
+    assert c.surrogate_settings["fit_maxiter"] == 50
+    assert c.config.acquisition["num_restarts"] == 4
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        DEMO_SPEC.replace("name: demo", "name: other") + "acquisition: {num_restarts: 0}\n"
+    )
+    result = invoke("init", bad, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert (
+        "bad.yaml: Setting 'num_restarts' of the acquisition must be in [1, 1000]" in result.stderr
+    )
+    assert bl.Campaign.list(sqlite_url) == ["demo"]
