@@ -30,7 +30,7 @@ from torch import Tensor
 
 from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
-from bo_loop.propose import optimize, step_seed, torch_threads, training_data
+from bo_loop.propose import optimize, outcome_scale, step_seed, torch_threads, training_data
 from bo_loop.space import Space
 from bo_loop.surrogates import fit_surrogate
 from bo_loop.trial import Trial, TrialState
@@ -62,6 +62,8 @@ class FittedModel:
         numbers: The trial number of each training row.
         surrogate: The surrogate's name (``"gp"`` or ``"dngo"``).
         settings: The surrogate's settings it was fitted with.
+        scale: What the model's outcomes are ``Y`` divided by (``propose.outcome_scale``): 1.0
+            unless some outcome is beyond 2**200, whose square would overflow the model math.
     """
 
     model: Model
@@ -72,6 +74,7 @@ class FittedModel:
     numbers: tuple[int, ...] = ()
     surrogate: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
+    scale: float = 1.0
 
     def mean_sd(self, X: Tensor, *, observation_noise: bool = False) -> tuple[Tensor, Tensor]:
         """Mean and sd of the outcome (original scale and sign) at encoded points.
@@ -91,8 +94,8 @@ class FittedModel:
                     part.unsqueeze(1), observation_noise=observation_noise
                 )
                 # Every surrogate here returns a Gaussian posterior (mean and variance exist).
-                means.append(posterior.mean.reshape(-1) * self.objective.sign)  # type: ignore[attr-defined]
-                sds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1))  # type: ignore[attr-defined]
+                means.append(posterior.mean.reshape(-1) * self.objective.sign * self.scale)  # type: ignore[attr-defined]
+                sds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1) * self.scale)  # type: ignore[attr-defined]
         if not means:
             empty = torch.empty(0, dtype=torch.float64)
             return empty, empty
@@ -153,13 +156,14 @@ def fit_model(
         t.number for t in trials if t.state is TrialState.COMPLETED and t.value is not None
     )
     this_seed = step_seed(seed, len(trials))
+    scale = outcome_scale(Y)
     with torch.random.fork_rng(), torch_threads(len(X)):
         torch.manual_seed(this_seed)
-        model = fit_surrogate(surrogate, X, Y, bounds=space.bounds(), cat_dims=space.cat_dims,
+        model = fit_surrogate(surrogate, X, Y / scale, bounds=space.bounds(), cat_dims=space.cat_dims,
                               seed=this_seed, settings=settings)  # fmt: skip
     return FittedModel(
         model=model, space=space, objective=objective, X=X, Y=Y, numbers=numbers,
-        surrogate=surrogate, settings=dict(settings),
+        surrogate=surrogate, settings=dict(settings), scale=scale,
     )  # fmt: skip
 
 
@@ -251,12 +255,14 @@ def misfit_at(fitted: FittedModel, x: Tensor, k: int = MISFIT_NEIGHBOURS) -> flo
     near = fitted.X[idx[0]]
     mean, sd = fitted.mean_sd(near)
     _, sd_noisy = fitted.mean_sd(near, observation_noise=True)
-    excess = (fitted.observed[idx[0]] - mean).pow(2) - (sd_noisy.pow(2) - sd.pow(2)).clamp_min(0)
+    u = fitted.scale  # squares in the model's units: those of outcomes near 1e155 overflow
+    residual = fitted.observed[idx[0]] / u - mean / u
+    excess = residual.pow(2) - ((sd_noisy / u).pow(2) - (sd / u).pow(2)).clamp_min(0)
     # A recommendation is the point where the model is highest, so where it overshoots most: at a
     # measured setting its own residual is the most direct evidence of that overshoot.
     own = excess[dist[0] <= 1e-12]
     worst = max(float(excess.mean()), float(own.mean()) if len(own) else 0.0)
-    return math.sqrt(worst) if worst > 0 else 0.0
+    return math.sqrt(worst) * u if worst > 0 else 0.0
 
 
 def recommend_point(
@@ -296,7 +302,7 @@ def recommend_point(
     if not (math.isfinite(m) and math.isfinite(s)):
         raise BoLoopError(f"The surrogate's prediction is not finite (mean={m}, sd={s}).")
     misfit = misfit_at(fitted, best)
-    total = math.sqrt(s**2 + misfit**2)
+    total = math.hypot(s, misfit)  # sqrt(s**2 + misfit**2), without overflow
     return Recommendation(
         params=fitted.space.decode(best)[0], mean=m, sd=total, lower=m - Z95 * total,
         upper=m + Z95 * total, model_sd=s, misfit=misfit, within=within,

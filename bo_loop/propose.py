@@ -91,6 +91,20 @@ def training_data(
     return X, Y
 
 
+#: The largest outcome magnitude the surrogates see. Campaigns with larger outcomes are divided by
+#: a power of two (exact, and it leaves EI's argmax alone) before any model math: the variance of
+#: outcomes near 1e155 overflows float64, which made every later ask fail.
+MAX_MODEL_OUTCOME = 2.0**200
+
+
+def outcome_scale(Y: Tensor) -> float:
+    """The power of two to divide outcomes by before model math: 1.0 unless some |y| > 2**200."""
+    peak = float(Y.abs().max()) if Y.numel() else 0.0
+    if peak <= MAX_MODEL_OUTCOME:
+        return 1.0
+    return 2.0 ** math.ceil(math.log2(peak / MAX_MODEL_OUTCOME))
+
+
 def propose(
     space: Space,
     objective: Objective,
@@ -160,11 +174,13 @@ def build_acquisition(
 def optimize(acq: AcquisitionFunction, space: Space, q: int) -> Tensor:
     """Maximise ``acq`` over the space; integer and categorical columns stay on their grids."""
     bounds = space.bounds()
+    # Integers wider than MAX_GRID are not in discrete_dims: searched as continuous, rounded below.
+    discrete_dims, cat_dims = space.discrete_dims, space.cat_dims
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizationWarning)
         warnings.simplefilter("ignore", BadInitialCandidatesWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        if space.is_continuous:
+        if not discrete_dims and not cat_dims:
             X, _ = optimize_acqf(
                 acq, bounds=bounds, q=q, num_restarts=NUM_RESTARTS, raw_samples=RAW_SAMPLES,
                 sequential=q > 1, options={"batch_limit": NUM_RESTARTS, "init_batch_limit": RAW_SAMPLES, "maxiter": 200},
@@ -173,8 +189,8 @@ def optimize(acq: AcquisitionFunction, space: Space, q: int) -> Tensor:
             )  # fmt: skip
         else:
             X, _ = optimize_acqf_mixed_alternating(
-                acq, bounds=bounds, discrete_dims=space.discrete_dims or None,
-                cat_dims=space.cat_dims or None, q=q, num_restarts=NUM_RESTARTS,
+                acq, bounds=bounds, discrete_dims=discrete_dims or None,
+                cat_dims=cat_dims or None, q=q, num_restarts=NUM_RESTARTS,
                 raw_samples=RAW_SAMPLES,
             )  # fmt: skip
     return space.round_to_grid(X.detach().reshape(q, space.dim))
@@ -192,6 +208,8 @@ def _model_based(
     taken: set[Hashable],
 ) -> list[Proposal]:
     X, Y = training_data(space, objective, trials)
+    scale = outcome_scale(Y)
+    Y = Y / scale
     pending = [t.params for t in trials if t.state is TrialState.PENDING]
     X_pending = space.encode(pending) if pending else None
     with torch.random.fork_rng(), torch_threads(len(X)), warnings.catch_warnings():
@@ -212,6 +230,7 @@ def _model_based(
             meta={"generator": surrogate, "surrogate": surrogate, "acquisition": acq_name,
                   "seed": seed, "n_observations": len(X),
                   **_state_entry(fitted_state(surrogate, model))},
+            scale=scale,
         )  # fmt: skip
 
 
@@ -293,12 +312,16 @@ def _with_provenance(
     Y: Tensor,
     X_pending: Tensor | None,
     meta: dict[str, Any],
+    scale: float = 1.0,
 ) -> list[Proposal]:
-    """Attach each point's predicted outcome (original scale) and its own acquisition value."""
+    """Attach each point's predicted outcome (original scale) and its own acquisition value.
+
+    ``scale`` is what the outcomes were divided by (`outcome_scale`) before the model saw them.
+    """
     with torch.no_grad():
         posterior = model.posterior(candidates.unsqueeze(1))
-        mean = posterior.mean.reshape(-1) * objective.sign  # type: ignore[attr-defined]
-        sd = posterior.variance.clamp_min(0).sqrt().reshape(-1)  # type: ignore[attr-defined]
+        mean = posterior.mean.reshape(-1) * objective.sign * scale  # type: ignore[attr-defined]
+        sd = posterior.variance.clamp_min(0).sqrt().reshape(-1) * scale  # type: ignore[attr-defined]
         single, single_name = build_acquisition(model, X, Y, X_pending, 1, int(meta["seed"]))
         acq_values = single(candidates.unsqueeze(1)).reshape(-1)
     out = []
