@@ -21,7 +21,7 @@ import torch
 from bo_loop.exceptions import BoLoopError
 from bo_loop.modeling import FittedModel
 from bo_loop.objective import Objective
-from bo_loop.propose import step_seed, torch_threads, training_data
+from bo_loop.propose import outcome_scale, step_seed, torch_threads, training_data
 from bo_loop.space import Space
 from bo_loop.surrogates import fit_surrogate, resolve_settings
 from bo_loop.trial import TrialState
@@ -172,11 +172,14 @@ def cross_validate(
     for k in range(folds):
         test = torch.as_tensor(assignment == k)
         fold_seed = step_seed(seed, k)
+        scale = outcome_scale(Y[~test])  # 1.0 unless an outcome is beyond 2**200
         with torch.random.fork_rng(), torch_threads(int((~test).sum())):
             torch.manual_seed(fold_seed)
-            model = fit_surrogate(name, X[~test], Y[~test], bounds=space.bounds(),
+            model = fit_surrogate(name, X[~test], Y[~test] / scale, bounds=space.bounds(),
                                   cat_dims=space.cat_dims, seed=fold_seed, settings=settings)  # fmt: skip
-        fitted = FittedModel(model, space, objective, X[~test], Y[~test], surrogate=name)
+        fitted = FittedModel(
+            model, space, objective, X[~test], Y[~test], surrogate=name, scale=scale
+        )
         m, s = fitted.mean_sd(X[test], observation_noise=True)
         mean[test.numpy()] = m.numpy()
         sd[test.numpy()] = s.numpy()

@@ -39,6 +39,8 @@ def test_a_huge_outcome_among_normal_ones_leaves_ask_and_predict_working(
     assert math.isfinite(trial.provenance["predicted_sd"])
     predicted = campaign.predict(pd.DataFrame({"x": [0.1, 0.5, 0.9]}))
     assert predicted.map(math.isfinite).all().all(), predicted
+    best = campaign.recommend()
+    assert math.isfinite(best.mean) and math.isfinite(best.sd)
 
 
 def test_outcomes_are_scaled_by_a_power_of_two_only_when_extreme():
