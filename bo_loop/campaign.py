@@ -141,8 +141,9 @@ class Campaign:
 
         Raises:
             CampaignNotFoundError: no such campaign (the message lists those that exist).
+            StorageError: a SQLite file that does not exist (nothing is created).
         """
-        db = Database(storage)
+        db = Database(storage, create=False)
         record = db.run(lambda s: store.get_campaign(s, name), write=False)
         return cls(db, record)
 
@@ -153,12 +154,12 @@ class Campaign:
         Raises:
             CampaignNotFoundError: no such campaign.
         """
-        return Database(storage).run(lambda s: store.delete_campaign(s, name))
+        return Database(storage, create=False).run(lambda s: store.delete_campaign(s, name))
 
     @staticmethod
     def list(storage: str | os.PathLike[str] | None = None) -> builtins.list[str]:
-        """Names of the campaigns in a storage."""
-        return Database(storage).run(store.list_campaigns, write=False)
+        """Names of the campaigns in a storage (a SQLite file that does not exist: StorageError)."""
+        return Database(storage, create=False).run(store.list_campaigns, write=False)
 
     # -- the loop --------------------------------------------------------------------------
 

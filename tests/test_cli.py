@@ -90,7 +90,7 @@ def test_exit_codes_in_a_subprocess(tmp_path):
     (tmp_path / "round.csv").write_text("trial,x,loss\n0,1,2\n")
     user_error = bo_loop_cmd("tell", "nope", "round.csv", "--storage", storage, cwd=tmp_path)
     assert user_error.returncode == 1
-    assert user_error.stderr.startswith("Error: No campaign named 'nope'")
+    assert user_error.stderr.startswith("Error: No SQLite database at ")
     assert "Traceback" not in user_error.stderr
     usage = bo_loop_cmd("ask", "demo", "-n", "zero", "--storage", storage, cwd=tmp_path)
     assert usage.returncode == 2
@@ -299,3 +299,27 @@ def test_bad_storage_is_a_user_error():
     result = invoke("list", "--storage", "mysql://nobody@localhost/db")
     assert result.exit_code == 1
     assert "SQLite or PostgreSQL URL" in result.stderr
+
+
+# -- a missing or in-memory storage ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [["status", "demo"], ["list"], ["best", "demo"], ["history", "demo"]]
+)
+def test_read_commands_on_a_missing_file_say_so_and_create_nothing(tmp_path, args):
+    path = tmp_path / "campaings.db"  # misspelt
+    result = invoke(*args, "--storage", f"sqlite:///{path}")
+    assert result.exit_code == 1
+    assert f"No SQLite database at {path}: the file does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
+def test_init_refuses_an_in_memory_database(tmp_path, storage):
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(DEMO_SPEC)
+    result = invoke("init", spec, "--storage", storage)
+    assert result.exit_code == 1
+    assert "needs a database that outlives the command" in result.stderr
+    assert f"but got {storage!r}" in result.stderr
