@@ -306,13 +306,17 @@ class Campaign:
         return max(done, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
 
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per trial: number, state, parameters, outcome, source, generator, timing."""
+        """One row per trial: number, state, parameters, outcome, source, generator, timing.
+
+        ``state`` is the trial's state, or ``"retracted"`` for a FAILED trial whose value was
+        retracted (``Trial.label``).
+        """
         columns = ["number", "state", *self.space.names, self.objective.name, "source", "generator",
                    "reason", "created_at", "finished_at"]  # fmt: skip
         rows = [
             {
                 "number": t.number,
-                "state": t.state.value,
+                "state": t.label,
                 **t.params,
                 self.objective.name: t.value,
                 "source": t.source,
@@ -386,8 +390,8 @@ class Campaign:
     def correct(self, number: int, value: float | Mapping[str, float], reason: str) -> Trial:
         """Replace the told value of a completed trial, keeping the old one in its history.
 
-        A retracted trial can be corrected too: it becomes COMPLETED again with ``value``. The next
-        ask trains on the corrected value.
+        A failed, retracted or abandoned trial can be corrected too: it becomes COMPLETED with
+        ``value`` (its old state stays in the history). The next ask trains on the corrected value.
 
         Args:
             number: The trial's number.
@@ -395,7 +399,7 @@ class Campaign:
             reason: Why the value changed (kept in :meth:`history`).
 
         Raises:
-            TrialStateError: the trial is pending (tell it instead), abandoned or failed.
+            TrialStateError: the trial is pending (tell it instead).
         """
         number = _check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
@@ -410,9 +414,10 @@ class Campaign:
     def retract(self, number: int, reason: str) -> Trial:
         """Withdraw the told value of a completed trial: it no longer counts for anything.
 
-        The trial then shows state FAILED with reason ``"retracted: <reason>"`` (the experiment ran
+        The trial then has state FAILED with reason ``"retracted: <reason>"`` (the experiment ran
         but its outcome is not usable), so the model ignores it and its point is not proposed
-        again. The value stays in :meth:`history`; :meth:`correct` brings the trial back.
+        again; ``to_dataframe`` and ``bo-loop status`` label it ``retracted`` (``Trial.label``).
+        The value stays in :meth:`history`; :meth:`correct` brings the trial back.
         """
         number = _check_int(number, "trial number", 0)
         why = self._check_reason(reason)
@@ -423,10 +428,24 @@ class Campaign:
         )
         return self.trial(number)
 
+    def reopen(self, number: int, reason: str) -> Trial:
+        """Return a failed (or retracted) or abandoned trial to PENDING, to be told again.
+
+        For a trial marked failed or abandoned by mistake: its reason is cleared, the state it had
+        stays in :meth:`history`. (To give it a value at once, :meth:`correct` it instead.)
+
+        Raises:
+            TrialStateError: the trial is pending or completed.
+        """
+        number = _check_int(number, "trial number", 0)
+        why = self._check_reason(reason)
+        self._db.run(lambda s: store.reopen_trial(s, self._id, number, reason=why))
+        return self.trial(number)
+
     def history(self, number: int | None = None) -> pd.DataFrame:
         """Every change of every trial (or of one), oldest first.
 
-        Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract),
+        Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract, reopen),
         old_state, new_state, old_value, new_value, reason.
         """
         if number is not None:

@@ -1,4 +1,4 @@
-"""``bo-loop correct / retract / history / abandon``: fixing the record, with an audit trail.
+"""``bo-loop correct / retract / history / abandon / reopen``: fixing the record, with an audit trail.
 
 A wrong number typed at the rig is corrected, not deleted: every change keeps the old value, the
 time and the reason in the campaign's history. Trials of a rig that never reports back are
@@ -158,4 +158,19 @@ def abandon(ctx: click.Context, campaign: str, trials: tuple[int, ...],
     out.print(f"Abandoned {len(done)} trial(s): {numbers}")
 
 
-COMMANDS = [correct, retract, history, abandon]
+@click.command()
+@click.argument("campaign")
+@click.argument("trial", type=click.IntRange(min=0))
+@click.option("--reason", required=True, help="Why it is reopened (kept in the history).")
+@storage_option
+@click.pass_context
+def reopen(ctx: click.Context, campaign: str, trial: int, reason: str,
+           storage: str | None) -> None:  # fmt: skip
+    """Return a failed or abandoned TRIAL to pending, to tell it again (undo `fail`/`abandon`)."""
+    c = load_campaign(ctx, campaign, storage)
+    before = c.trial(trial)
+    c.reopen(trial, reason=reason)
+    out.print(f"Trial {trial}: {before.label} -> pending (reason: {reason}).")
+
+
+COMMANDS = [correct, retract, history, abandon, reopen]

@@ -21,6 +21,11 @@ class TrialState(enum.Enum):
         return self is not TrialState.PENDING
 
 
+#: The reason a retracted trial shows, before the user's own words: it is FAILED (ran, but gave no
+#: usable outcome) and labelled "retracted" wherever trials are listed.
+RETRACTED_REASON = "retracted: "
+
+
 @dataclass(frozen=True)
 class Trial:
     """One experiment of a campaign, as stored. Records are snapshots: they never change.
@@ -47,6 +52,14 @@ class Trial:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The state as listed: its value, or ``"retracted"`` for a FAILED trial whose value was
+        retracted (`Campaign.retract`)."""
+        if self.state is TrialState.FAILED and (self.reason or "").startswith(RETRACTED_REASON):
+            return "retracted"
+        return self.state.value
 
     def _repr_html_(self) -> str:
         # Imported here: display.py imports this module for the Trial type.
