@@ -113,7 +113,7 @@ def trial_html(trial: Trial) -> str:
     reason = f" — {_e(trial.reason)}" if trial.reason else ""
     generator = trial.provenance.get("generator", trial.source)
     return (
-        f"<div><b>Trial {trial.number}</b> · {_e(trial.state.value)}{reason} · outcome "
+        f"<div><b>Trial {trial.number}</b> · {_e(trial.label)}{reason} · outcome "
         f"<b>{_e(value)}</b>{_e(predicted)} · from {_e(generator)}"
         f"{_table(['parameter', 'value'], rows)}</div>"
     )
