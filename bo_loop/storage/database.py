@@ -7,6 +7,7 @@ import os
 import random
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -157,6 +158,12 @@ def sqlite_path(storage: str | os.PathLike[str] | None) -> str | None:
     url = make_url(resolve_url(storage))
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
+    if url.query.get("uri") in ("true", "1") and url.database.startswith("file:"):
+        # sqlite:///file:/path/x.db?mode=ro&uri=true: SQLite's own URI filename.
+        if url.query.get("mode") == "memory":
+            return None
+        path = urllib.parse.urlparse(url.database).path
+        return path if path not in ("", ":memory:") else None
     return url.database
 
 
