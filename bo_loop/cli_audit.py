@@ -139,7 +139,7 @@ def abandon(ctx: click.Context, campaign: str, trials: tuple[int, ...],
     """Abandon pending trials that will not be run: TRIALS, --older-than AGE, or --all.
 
     Abandoned points may be proposed again. A result that turns up later is not lost: record it
-    with `bo-loop add`.
+    with `bo-loop correct` (or `bo-loop reopen` the trial).
     """
     chosen = [bool(trials), older_than is not None, every]
     if sum(chosen) != 1:

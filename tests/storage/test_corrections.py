@@ -160,12 +160,10 @@ def test_abandon_stale_frees_only_old_pending_trials(storage_url):
     assert campaign.trial(0).state is bl.TrialState.COMPLETED
     assert campaign.abandon_stale(timedelta(days=1)) == []
     # The late result is refused with the way to keep it, and that way works.
-    with pytest.raises(
-        bl.TrialStateError, match=r"campaign.add_observation\(campaign.trial\(1\).params, value\)"
-    ):
+    with pytest.raises(bl.TrialStateError, match=r"campaign.correct\(1, value, reason=...\)"):
         campaign.tell(1, 5.0)
-    added = campaign.add_observation(campaign.trial(1).params, 5.0)
-    assert added.value == 5.0 and added.source == "manual"
+    late = campaign.correct(1, 5.0, reason="the rig reported late")
+    assert late.value == 5.0 and late.state is bl.TrialState.COMPLETED
     assert campaign.verify() == []
 
 
