@@ -324,15 +324,6 @@ def _locked_trial(session: Session, campaign_id: int, number: int, action: str) 
     return row
 
 
-def _last_action(session: Session, trial_id: int) -> str | None:
-    return session.scalar(
-        select(TrialEventRow.action)
-        .where(TrialEventRow.trial_id == trial_id)
-        .order_by(TrialEventRow.id.desc())
-        .limit(1)
-    )
-
-
 def _observation(session: Session, trial_id: int, objective: str) -> ObservationRow | None:
     return session.scalar(
         select(ObservationRow).where(
