@@ -1,7 +1,7 @@
 """The audit trail: every change of a trial, as frozen records and as a table.
 
-Each ask, tell, fail, abandon, manual add, correction, retraction and reopening writes one event in the same
-transaction as the change itself, so the history can never disagree with the data.
+Each ask, tell, fail, abandon, manual add, correction, retraction and reopening writes one event in
+the same transaction as the change itself, so the history can never disagree with the data.
 """
 
 from __future__ import annotations
