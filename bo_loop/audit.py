@@ -39,7 +39,8 @@ class TrialEvent:
         new_state: The trial's state after.
         old_value: The value that counted before (``correct``, ``retract``), else None.
         new_value: The value that counts after (``tell``, ``add``, ``correct``), else None.
-        reason: Why (required for ``correct``, ``retract``, ``reopen``; optional for ``fail``, ``abandon``).
+        reason: Why (required for ``correct``, ``retract`` and ``reopen``; optional for ``fail``
+            and ``abandon``).
     """
 
     number: int

@@ -459,8 +459,8 @@ class Campaign:
         """Abandon every trial still pending after ``older_than``: a silent rig stops blocking.
 
         Abandoned points may be proposed again. A result that arrives later is not lost: store
-        it with :meth:`correct` (or :meth:`reopen` the trial). Ages are measured against the trials' ``created_at``,
-        written by the clock of the machine that asked.
+        it with :meth:`correct` (or :meth:`reopen` the trial). Ages are measured against the
+        trials' ``created_at``, written by the clock of the machine that asked.
 
         Returns:
             The trials abandoned, in number order.
