@@ -1,7 +1,7 @@
 """The audit trail: every change of a trial, as frozen records and as a table.
 
-Each ask, tell, fail, abandon, manual add, correction and retraction writes one event in the same
-transaction as the change itself, so the history can never disagree with the data.
+Each ask, tell, fail, abandon, manual add, correction, retraction and reopening writes one event in
+the same transaction as the change itself, so the history can never disagree with the data.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 import pandas as pd
 
 #: What an event can record.
-ACTIONS = ("ask", "add", "tell", "fail", "abandon", "correct", "retract")
+ACTIONS = ("ask", "add", "tell", "fail", "abandon", "correct", "retract", "reopen")
 
 HISTORY_COLUMNS = [
     "number",
@@ -39,7 +39,8 @@ class TrialEvent:
         new_state: The trial's state after.
         old_value: The value that counted before (``correct``, ``retract``), else None.
         new_value: The value that counts after (``tell``, ``add``, ``correct``), else None.
-        reason: Why (required for ``correct`` and ``retract``; optional for ``fail``, ``abandon``).
+        reason: Why (required for ``correct``, ``retract`` and ``reopen``; optional for ``fail``
+            and ``abandon``).
     """
 
     number: int

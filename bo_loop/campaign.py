@@ -139,8 +139,9 @@ class Campaign:
 
         Raises:
             CampaignNotFoundError: no such campaign (the message lists those that exist).
+            StorageError: a SQLite file that does not exist (nothing is created).
         """
-        db = Database(storage)
+        db = Database(storage, create=False)
         record = db.run(lambda s: store.get_campaign(s, name), write=False)
         return cls(db, record)
 
@@ -151,12 +152,12 @@ class Campaign:
         Raises:
             CampaignNotFoundError: no such campaign.
         """
-        return Database(storage).run(lambda s: store.delete_campaign(s, name))
+        return Database(storage, create=False).run(lambda s: store.delete_campaign(s, name))
 
     @staticmethod
     def list(storage: str | os.PathLike[str] | None = None) -> builtins.list[str]:
-        """Names of the campaigns in a storage."""
-        return Database(storage).run(store.list_campaigns, write=False)
+        """Names of the campaigns in a storage (a SQLite file that does not exist: StorageError)."""
+        return Database(storage, create=False).run(store.list_campaigns, write=False)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -417,13 +418,17 @@ class Campaign:
         return max(done, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
 
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per trial: number, state, parameters, outcome, source, generator, timing."""
+        """One row per trial: number, state, parameters, outcome, source, generator, timing.
+
+        ``state`` is the trial's state, or ``"retracted"`` for a FAILED trial whose value was
+        retracted (``Trial.label``).
+        """
         columns = ["number", "state", *self.space.names, self.objective.name, "source", "generator",
                    "reason", "created_at", "finished_at"]  # fmt: skip
         rows = [
             {
                 "number": t.number,
-                "state": t.state.value,
+                "state": t.label,
                 **t.params,
                 self.objective.name: t.value,
                 "source": t.source,
@@ -502,8 +507,8 @@ class Campaign:
     def correct(self, number: int, value: float | Mapping[str, float], reason: str) -> Trial:
         """Replace the told value of a completed trial, keeping the old one in its history.
 
-        A retracted trial can be corrected too: it becomes COMPLETED again with ``value``. The next
-        ask trains on the corrected value.
+        A failed, retracted or abandoned trial can be corrected too: it becomes COMPLETED with
+        ``value`` (its old state stays in the history). The next ask trains on the corrected value.
 
         Args:
             number: The trial's number.
@@ -511,7 +516,7 @@ class Campaign:
             reason: Why the value changed (kept in :meth:`history`).
 
         Raises:
-            TrialStateError: the trial is pending (tell it instead), abandoned or failed.
+            TrialStateError: the trial is pending (tell it instead).
         """
         number = check_int(number, "trial number", 0)
         v = self.objective.parse_value(value)
@@ -526,9 +531,10 @@ class Campaign:
     def retract(self, number: int, reason: str) -> Trial:
         """Withdraw the told value of a completed trial: it no longer counts for anything.
 
-        The trial then shows state FAILED with reason ``"retracted: <reason>"`` (the experiment ran
+        The trial then has state FAILED with reason ``"retracted: <reason>"`` (the experiment ran
         but its outcome is not usable), so the model ignores it and its point is not proposed
-        again. The value stays in :meth:`history`; :meth:`correct` brings the trial back.
+        again; ``to_dataframe`` and ``bo-loop status`` label it ``retracted`` (``Trial.label``).
+        The value stays in :meth:`history`; :meth:`correct` brings the trial back.
         """
         number = check_int(number, "trial number", 0)
         why = self._check_reason(reason)
@@ -539,10 +545,24 @@ class Campaign:
         )
         return self.trial(number)
 
+    def reopen(self, number: int, reason: str) -> Trial:
+        """Return a failed (or retracted) or abandoned trial to PENDING, to be told again.
+
+        For a trial marked failed or abandoned by mistake: its reason is cleared, the state it had
+        stays in :meth:`history`. (To give it a value at once, :meth:`correct` it instead.)
+
+        Raises:
+            TrialStateError: the trial is pending or completed.
+        """
+        number = check_int(number, "trial number", 0)
+        why = self._check_reason(reason)
+        self._db.run(lambda s: store.reopen_trial(s, self._id, number, reason=why))
+        return self.trial(number)
+
     def history(self, number: int | None = None) -> pd.DataFrame:
         """Every change of every trial (or of one), oldest first.
 
-        Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract),
+        Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract, reopen),
         old_state, new_state, old_value, new_value, reason.
         """
         if number is not None:
@@ -556,8 +576,8 @@ class Campaign:
         """Abandon every trial still pending after ``older_than``: a silent rig stops blocking.
 
         Abandoned points may be proposed again. A result that arrives later is not lost: store
-        it with :meth:`add_observation`. Ages are measured against the trials' ``created_at``,
-        written by the clock of the machine that asked.
+        it with :meth:`correct` (or :meth:`reopen` the trial). Ages are measured against the
+        trials' ``created_at``, written by the clock of the machine that asked.
 
         Returns:
             The trials abandoned, in number order.

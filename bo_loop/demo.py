@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import bo_loop as bl
+from bo_loop.storage.database import sqlite_path
 
 NAME = "demo-forrester"
 # Polished with scipy.optimize.minimize_scalar (bounded, xatol=1e-12), as in experiments/problems.py.
@@ -19,6 +21,12 @@ TRUE_MIN, TRUE_ARGMIN = -9.508350440633095, 4.795408686585724
 
 def f(x: float) -> float:
     return x * math.sin(x) + x * math.cos(2 * x)
+
+
+def _stored(storage: str | None) -> list[str]:
+    """The campaigns stored; none while the SQLite file does not exist (``list`` refuses it)."""
+    path = sqlite_path(storage)
+    return [] if path is not None and not os.path.exists(path) else bl.Campaign.list(storage)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,10 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    if args.fresh and NAME in bl.Campaign.list(args.storage):
+    if args.fresh and NAME in _stored(args.storage):
         bl.Campaign.delete(NAME, storage=args.storage)
         print(f"Deleted the stored campaign {NAME!r}; starting afresh.")
-    if NAME in bl.Campaign.list(args.storage):
+    if NAME in _stored(args.storage):
         campaign = bl.Campaign.load(NAME, storage=args.storage)
         print(f"Resuming {campaign!r}")
     else:

@@ -27,6 +27,15 @@ RESERVED_NAMES = frozenset({"number", "state", "source"})
 
 ChoiceValue: TypeAlias = str | int | float | bool
 
+#: Integer bounds must lie within +-MAX_EXACT_INTEGER: float64, the model's number type, holds
+#: every integer up to 2**53 exactly and skips some beyond (2**62 and 2**62 + 10 are one float).
+MAX_EXACT_INTEGER = 2**53
+
+#: An integer with more allowed values than this is searched as a continuous column and rounded
+#: (BoTorch relaxes any above 20 values the same way); listing its grid value by value cost
+#: 2.5 GB for 0..10**7 and a MemoryError for 0..10**8.
+MAX_GRID = 1000
+
 
 #: How a name may not look: spaces at either end, or control characters (newline, tab, NUL...);
 #: such names print like another name ("x" and "x ") and break the files and commands naming them.
@@ -144,6 +153,13 @@ class Integer:
                 raise SpaceError(
                     f"Bounds of integer parameter {self.name!r} must be integers, but got {label}={bound!r}."
                 )
+        for label, bound in (("low", self.low), ("high", self.high)):
+            if math.isfinite(_to_float(bound)) and abs(int(bound)) > MAX_EXACT_INTEGER:
+                raise SpaceError(
+                    f"Bounds of integer parameter {self.name!r} must lie within ±2**53 "
+                    f"(±{MAX_EXACT_INTEGER}, the integers float64 holds exactly), but got "
+                    f"{label}={int(bound)}."
+                )
         _check_bounds(self.name, self.low, self.high, self.log)
         object.__setattr__(self, "low", int(self.low))
         object.__setattr__(self, "high", int(self.high))
@@ -176,8 +192,13 @@ class Integer:
             raw = self.low + u * (self.high - self.low)
         return int(min(max(round(raw), self.low), self.high))
 
+    @property
+    def size(self) -> int:
+        """How many integers the parameter allows."""
+        return self.high - self.low + 1
+
     def grid(self) -> list[float]:
-        """The encoded values of every allowed integer, in order."""
+        """The encoded values of every allowed integer, in order (one float each: mind `size`)."""
         return [self.to_unit(v) for v in range(self.low, self.high + 1)]
 
     def to_config(self) -> dict[str, Any]:
@@ -341,8 +362,15 @@ class Space:
 
     @property
     def discrete_dims(self) -> dict[int, list[float]]:
-        """Integer columns and their allowed encoded values."""
-        return {i: p.grid() for i, p in enumerate(self.parameters) if isinstance(p, Integer)}
+        """Integer columns of at most MAX_GRID values and their allowed encoded values.
+
+        Wider integers are left out: the optimiser treats them as continuous and `decode` rounds.
+        """
+        return {
+            i: p.grid()
+            for i, p in enumerate(self.parameters)
+            if isinstance(p, Integer) and p.size <= MAX_GRID
+        }
 
     @property
     def is_continuous(self) -> bool:

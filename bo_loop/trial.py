@@ -23,6 +23,11 @@ class TrialState(enum.Enum):
         return self is not TrialState.PENDING
 
 
+#: The reason a retracted trial shows, before the user's own words: it is FAILED (ran, but gave no
+#: usable outcome) and labelled "retracted" wherever trials are listed.
+RETRACTED_REASON = "retracted: "
+
+
 @dataclass(frozen=True)
 class Trial:
     """One experiment of a campaign, as stored. Records are snapshots: they never change.
@@ -50,6 +55,14 @@ class Trial:
     finished_at: datetime | None = None
     reason: str | None = None
 
+    @property
+    def label(self) -> str:
+        """The state as listed: its value, or ``"retracted"`` for a FAILED trial whose value was
+        retracted (`Campaign.retract`)."""
+        if self.state is TrialState.FAILED and (self.reason or "").startswith(RETRACTED_REASON):
+            return "retracted"
+        return self.state.value
+
     def _repr_html_(self) -> str:
         """A trial's number, state, settings, outcome, source and (for proposals) prediction."""
         rows: list[tuple[object, object]] = [(k, v) for k, v in self.params.items()]
@@ -61,7 +74,7 @@ class Trial:
         reason = f" — {e(self.reason)}" if self.reason else ""
         generator = self.provenance.get("generator", self.source)
         return (
-            f"<div><b>Trial {self.number}</b> · {e(self.state.value)}{reason} · outcome "
+            f"<div><b>Trial {self.number}</b> · {e(self.label)}{reason} · outcome "
             f"<b>{e(value)}</b>{e(predicted)} · from {e(generator)}"
             f"{table(['parameter', 'value'], rows)}</div>"
         )

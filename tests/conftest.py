@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -62,3 +62,16 @@ def sqlite_url(tmp_path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'campaigns.db'}"
     yield url
     dispose(url)
+
+
+@pytest.fixture
+def stored_campaigns() -> Callable[[str], list[str]]:
+    """The campaigns at a SQLite URL; none when a refused create left no file at all."""
+
+    def names(url: str) -> list[str]:
+        import bo_loop as bl
+
+        path = sa.make_url(url).database
+        return bl.Campaign.list(url) if path and os.path.exists(path) else []
+
+    return names

@@ -221,7 +221,7 @@ CASES = [
     Case("load-url-not-text", lambda e: bl.Campaign.load("rig", storage=42), bl.StorageError, "storage must be a SQLAlchemy URL or a file path, but got 42", own_file=True),
     Case("load-empty-url", lambda e: bl.Campaign.load("rig", storage=" "), bl.StorageError, "storage must be a SQLAlchemy URL or a file path, but got ' '", own_file=True),
     Case("load-unreachable-server", lambda e: bl.Campaign.load("rig", storage="postgresql://nobody@127.0.0.1:9/db"), bl.StorageError, "Database error on postgresql\\+psycopg://nobody@127.0.0.1:9/db", own_file=True),
-    Case("load-missing-folder", lambda e: bl.Campaign.load("rig", storage=str(e.tmp / "no" / "such" / "dir.db")), bl.StorageError, "cannot be opened .*: check that its folder exists", own_file=True),
+    Case("load-missing-folder", lambda e: bl.Campaign.load("rig", storage=str(e.tmp / "no" / "such" / "dir.db")), bl.StorageError, "No SQLite database at .*dir.db: the file does not exist", own_file=True),
     Case("load-not-a-database", lambda e: bl.Campaign.load("rig", storage=e.sqlite_file(_garbage)), bl.StorageError, "is not a SQLite database", own_file=True),
     Case("load-foreign-database", lambda e: bl.Campaign.load("rig", storage=e.sqlite_file(_foreign)), bl.SchemaVersionError, r"holds tables \['invoices'\] but no bo_loop schema revision", own_file=True),
     Case("load-older-schema", lambda e: bl.Campaign.load("rig", storage=e.sqlite_file(_old_schema)), bl.SchemaVersionError, "has schema revision 0001, but this bo_loop needs .* run `bo-loop db upgrade --storage sqlite:///", own_file=True),
@@ -240,6 +240,21 @@ CASES = [
     Case("create-name-nul", lambda e: e.create(name="r\x00ig"), bl.InvalidArgumentError, r"campaign name must not start or end .* but got 'r\\x00ig'"),
     Case("create-parameter-name-trailing-space", lambda e: e.create(parameters=[REAL("x ", 0, 1), REAL("x", 0, 1)]), bl.SpaceError, r"parameter name must not start or end .* but got name='x '"),
     Case("create-objective-name-tab", lambda e: e.create(objective="yield\t"), bl.ObjectiveError, r"objective name must not start or end .* but got name='yield\\t'"),
+]  # fmt: skip
+
+# -- issue 16 (items 4, 5, 7, 9): wide integers, missing files, undo gaps -------------------------
+CASES += [
+    Case("create-integer-beyond-2**53", lambda e: e.create(parameters=[INT("n", 0, 2**62)]), bl.SpaceError, r"must lie within ±2\*\*53 .* but got high=4611686018427387904"),
+    Case("create-integer-rounds-to-one-float", lambda e: e.create(parameters=[INT("n", 2**62, 2**62 + 10)]), bl.SpaceError, r"must lie within ±2\*\*53 .* but got low=4611686018427387904"),
+    Case("load-missing-file", lambda e: bl.Campaign.load("rig", storage=str(e.tmp / "campaings.db")), bl.StorageError, "No SQLite database at .*campaings.db: the file does not exist", own_file=True),
+    Case("load-list-missing-file", lambda e: bl.Campaign.list(f"sqlite:///{e.tmp / 'campaings.db'}"), bl.StorageError, "No SQLite database at .*campaings.db: the file does not exist", own_file=True),
+    Case("tell-completed-shows-stored-value", lambda e: e.campaign.tell(0, 2.0), bl.TrialStateError, r"trial 0 is COMPLETED with yield=1.5 \(told at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)"),
+    Case("abandon-missing-trial", lambda e: e.campaign.abandon_pending("gone", numbers=[2, 99]), bl.TrialNotFoundError, r"Cannot abandon trial 99: no such trial \(trial numbers here: 0..2\)"),
+    Case("reopen-completed-trial", lambda e: e.campaign.reopen(0, reason="oops"), bl.TrialStateError, "Cannot reopen a COMPLETED trial: only a FAILED or ABANDONED trial can be reopened"),
+    Case("reopen-pending-trial", lambda e: e.campaign.reopen(2, reason="oops"), bl.TrialStateError, "Cannot reopen a PENDING trial"),
+    Case("reopen-missing-trial", lambda e: e.campaign.reopen(99, reason="oops"), bl.TrialNotFoundError, r"Cannot reopen trial 99: no such trial"),
+    Case("reopen-no-reason", lambda e: e.campaign.reopen(1, reason=" "), bl.InvalidArgumentError, "needs a reason: a non-empty string, but got reason=' '"),
+    Case("correct-pending-trial", lambda e: e.campaign.correct(2, 3.0, reason="typo"), bl.TrialStateError, r"Cannot correct a PENDING trial.*Tell it instead"),
 ]  # fmt: skip
 
 

@@ -70,10 +70,12 @@ def create(url: str, **kw) -> bl.Campaign:
         ),
     ],
 )
-def test_bad_settings_are_refused_at_create_and_nothing_is_stored(sqlite_url, options, message):
+def test_bad_settings_are_refused_at_create_and_nothing_is_stored(
+    sqlite_url, options, message, stored_campaigns
+):
     with pytest.raises(SettingsError, match=message):
         create(sqlite_url, **options)
-    assert bl.Campaign.list(sqlite_url) == []
+    assert stored_campaigns(sqlite_url) == []
 
 
 def test_every_setting_is_stored_in_full(sqlite_url):
@@ -124,12 +126,12 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
 
 
 @pytest.mark.parametrize("name", sorted(RESERVED_NAMES - {"number", "state", "source"}))
-def test_reserved_parameter_and_objective_names_are_refused(sqlite_url, name):
+def test_reserved_parameter_and_objective_names_are_refused(sqlite_url, name, stored_campaigns):
     with pytest.raises(bl.SpaceError, match=f"must not be one of .* but got name='{name}'"):
         bl.Campaign.create("c", [bl.Real(name, 0, 1)], "y", storage=sqlite_url)
     with pytest.raises(bl.ObjectiveError, match=f"must not be one of .* but got name='{name}'"):
         bl.Campaign.create("c", SPACE, name, storage=sqlite_url)
-    assert bl.Campaign.list(sqlite_url) == []
+    assert stored_campaigns(sqlite_url) == []
 
 
 def test_to_dataframe_columns_never_collide(sqlite_url):

@@ -61,3 +61,12 @@ def test_trial_html(sqlite_url):
         f"outcome <b>{done.value:.6g}</b>" in done._repr_html_()
         and "from sobol" in done._repr_html_()
     )
+
+
+def test_a_retracted_trial_is_labelled_so(sqlite_url):
+    campaign = bl.Campaign.create("rig", [bl.Real("x", 0.0, 1.0)], "y", storage=sqlite_url)
+    (trial,) = campaign.ask(1)
+    campaign.tell(trial.number, 1.0)
+    retracted = campaign.retract(trial.number, reason="sensor drift")
+    assert retracted.label == "retracted"
+    assert "· retracted" in retracted._repr_html_()

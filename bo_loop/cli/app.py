@@ -24,6 +24,7 @@ from bo_loop.cli.common import (
 from bo_loop.exceptions import BoLoopError, CampaignExistsError, StorageError
 from bo_loop.rounds.spec import SpecError, load_spec
 from bo_loop.storage import STORAGE_ENV, Database
+from bo_loop.storage.database import is_in_memory
 from bo_loop.trial import TrialState
 
 
@@ -55,6 +56,11 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
     """Create a campaign from a YAML or TOML spec (see examples/)."""
     parsed = load_spec(spec)
     where = storage_of(ctx, storage) or os.environ.get(STORAGE_ENV) or parsed.storage
+    if is_in_memory(where):
+        raise StorageError(
+            "`bo-loop init` needs a database that outlives the command (a SQLite file or "
+            f"PostgreSQL), but got {where!r}: an in-memory database is lost when the command ends."
+        )
     try:
         campaign = Campaign.create(
             parsed.name, parsed.parameters, parsed.objective, storage=where,

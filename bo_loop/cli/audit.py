@@ -1,4 +1,4 @@
-"""``bo-loop correct / retract / history / abandon``: fixing the record, with an audit trail.
+"""``bo-loop correct / retract / history / abandon / reopen``: fixing the record, with an audit trail.
 
 A wrong number typed at the rig is corrected, not deleted: every change keeps the old value, the
 time and the reason in the campaign's history. Trials of a rig that never reports back are
@@ -121,7 +121,7 @@ def abandon(c: Campaign, trials: tuple[int, ...],
     """Abandon pending trials that will not be run: TRIALS, --older-than AGE, or --all.
 
     Abandoned points may be proposed again. A result that turns up later is not lost: record it
-    with `bo-loop add`.
+    with `bo-loop correct` (or `bo-loop reopen` the trial).
     """
     chosen = [bool(trials), older_than is not None, every]
     if sum(chosen) != 1:
@@ -139,4 +139,14 @@ def abandon(c: Campaign, trials: tuple[int, ...],
     out.print(f"Abandoned {len(done)} trial(s): {numbers}")
 
 
-COMMANDS = [correct, retract, history, abandon]
+@campaign_command()
+@click.argument("trial", type=click.IntRange(min=0))
+@click.option("--reason", required=True, help="Why it is reopened (kept in the history).")
+def reopen(c: Campaign, trial: int, reason: str) -> None:
+    """Return a failed or abandoned TRIAL to pending, to tell it again (undo `fail`/`abandon`)."""
+    before = c.trial(trial)
+    c.reopen(trial, reason=reason)
+    out.print(f"Trial {trial}: {before.label} -> pending (reason: {reason}).")
+
+
+COMMANDS = [correct, retract, history, abandon, reopen]

@@ -82,7 +82,7 @@ def trials_table(
     extra = [objective.name, "state"] if outcome else []
     table = Table("trial", *space.names, *extra, title=title, title_justify="left")
     for t in trials:
-        cells = [Text(fmt(t.value)), Text(t.state.value + (f" ({t.reason})" if t.reason else ""))]
+        cells = [Text(fmt(t.value)), Text(t.label + (f" ({t.reason})" if t.reason else ""))]
         table.add_row(
             str(t.number),
             *(Text(fmt(t.params[n])) for n in space.names),
@@ -146,8 +146,10 @@ def sparkline(values: Sequence[float]) -> str:
 
 
 def counts_line(trials: Sequence[Trial]) -> str:
-    counts = {s: sum(t.state is s for t in trials) for s in TrialState}
-    parts = [f"{counts[s]} {s.value}" for s in TrialState]
+    counts = {s.value: sum(t.label == s.value for t in trials) for s in TrialState}
+    retracted = sum(t.label == "retracted" for t in trials)
+    parts = [f"{n} {label}" for label, n in counts.items()]
+    parts += [f"{retracted} retracted"] if retracted else []
     return f"{len(trials)} trials: " + ", ".join(parts)
 
 

@@ -78,11 +78,14 @@ def optimize(
     """Maximise ``acq`` over the space; integer and categorical columns stay on their grids."""
     bounds = space.bounds()
     restarts, raw = settings["num_restarts"], settings["raw_samples"]
+    # Integers wider than Space's MAX_GRID are not in discrete_dims: searched as continuous and
+    # rounded below, so their grid is never listed value by value.
+    discrete_dims, cat_dims = space.discrete_dims, space.cat_dims
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizationWarning)
         warnings.simplefilter("ignore", BadInitialCandidatesWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        if space.is_continuous:
+        if not discrete_dims and not cat_dims:
             X, _ = optimize_acqf(
                 acq, bounds=bounds, q=q, num_restarts=restarts, raw_samples=raw,
                 sequential=q > 1, options={"batch_limit": restarts, "init_batch_limit": raw, "maxiter": 200},
@@ -91,7 +94,7 @@ def optimize(
             )  # fmt: skip
         else:
             X, _ = optimize_acqf_mixed_alternating(
-                acq, bounds=bounds, discrete_dims=space.discrete_dims or None,
-                cat_dims=space.cat_dims or None, q=q, num_restarts=restarts, raw_samples=raw,
+                acq, bounds=bounds, discrete_dims=discrete_dims or None,
+                cat_dims=cat_dims or None, q=q, num_restarts=restarts, raw_samples=raw,
             )  # fmt: skip
     return space.round_to_grid(X.detach().reshape(q, space.dim))

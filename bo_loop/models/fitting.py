@@ -8,6 +8,7 @@ open, and ``recommend`` sees the model that the next ``ask`` will use.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,19 @@ CHUNK = 2048
 
 #: Provenance key of the fitted surrogate's state (the GP's raw hyperparameters).
 FITTED_STATE = "fitted_state"
+
+#: The largest outcome magnitude the surrogates see. Campaigns with larger outcomes are divided by
+#: a power of two (exact, and it leaves EI's argmax alone) before any model math: the variance of
+#: outcomes near 1e155 overflows float64, which made every later ask fail.
+MAX_MODEL_OUTCOME = 2.0**200
+
+
+def outcome_scale(Y: Tensor) -> float:
+    """The power of two to divide outcomes by before model math: 1.0 unless some |y| > 2**200."""
+    peak = float(Y.abs().max()) if Y.numel() else 0.0
+    if peak <= MAX_MODEL_OUTCOME:
+        return 1.0
+    return 2.0 ** math.ceil(math.log2(peak / MAX_MODEL_OUTCOME))
 
 
 @contextmanager
@@ -108,6 +122,9 @@ def fit(
 ) -> Model:
     """Fit ``surrogate`` on encoded data, seeded, on the right number of threads.
 
+    The model sees ``Y / outcome_scale(Y)``: the outcomes themselves unless some is beyond 2**200
+    (`FittedModel` maps its predictions back).
+
     Args:
         space: The search space (its bounds and categorical columns).
         X: ``n x d`` encoded inputs.
@@ -121,7 +138,7 @@ def fit(
     with torch.random.fork_rng(), torch_threads(len(X)), quiet_jitter():
         torch.manual_seed(seed)
         return kind.fit(
-            X, Y, bounds=space.bounds(), cat_dims=space.cat_dims, seed=seed,
+            X, Y / outcome_scale(Y), bounds=space.bounds(), cat_dims=space.cat_dims, seed=seed,
             settings=settings, warm_start=warm_start,
         )  # fmt: skip
 
@@ -210,12 +227,24 @@ class FittedModel:
                     part.unsqueeze(1), observation_noise=observation_noise
                 )
                 # Every surrogate here returns a Gaussian posterior (mean and variance exist).
-                means.append(posterior.mean.reshape(-1) * self.objective.sign)  # type: ignore[attr-defined]
-                sds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1))  # type: ignore[attr-defined]
+                scale = self.scale
+                means.append(posterior.mean.reshape(-1) * self.objective.sign * scale)  # type: ignore[attr-defined]
+                sds.append(posterior.variance.clamp_min(0).sqrt().reshape(-1) * scale)  # type: ignore[attr-defined]
         if not means:
             empty = torch.empty(0, dtype=torch.float64)
             return empty, empty
         return torch.cat(means), torch.cat(sds)
+
+    @property
+    def scale(self) -> float:
+        """What the model's outcomes are ``Y`` divided by (`outcome_scale`): 1.0 unless some
+        outcome is beyond 2**200, whose square would overflow the model math."""
+        return outcome_scale(self.Y)
+
+    @property
+    def model_Y(self) -> Tensor:
+        """The ``n x 1`` outcomes in the model's units (``Y / scale``)."""
+        return self.Y / self.scale
 
     @property
     def observed(self) -> Tensor:

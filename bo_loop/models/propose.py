@@ -93,7 +93,8 @@ def _model_based(
     taken: set[Hashable],
 ) -> list[Proposal]:
     fitted = fit_model(space, objective, trials, seed, surrogate, settings)
-    model, X, Y, this_seed = fitted.model, fitted.X, fitted.Y, fitted.seed
+    # Y in the model's units: EI compares it with the model's predictions.
+    model, X, Y, this_seed = fitted.model, fitted.X, fitted.model_Y, fitted.seed
     pending = [t.params for t in trials if t.state is TrialState.PENDING]
     X_pending = space.encode(pending) if pending else None
     with torch.random.fork_rng(), torch_threads(len(X)), quiet_jitter():
@@ -109,6 +110,7 @@ def _model_based(
             meta={"generator": surrogate, "surrogate": surrogate, "acquisition": acq_name,
                   "seed": this_seed, "n_observations": len(X),
                   **({} if state is None else {FITTED_STATE: state})},
+            scale=fitted.scale,
         )  # fmt: skip
 
 
@@ -173,12 +175,17 @@ def _with_provenance(
     X_pending: Tensor | None,
     acquisition: Mapping[str, Any],
     meta: dict[str, Any],
+    scale: float = 1.0,
 ) -> list[Proposal]:
-    """Attach each point's predicted outcome (original scale) and its own acquisition value."""
+    """Attach each point's predicted outcome (original scale) and its own acquisition value.
+
+    ``scale`` is what the outcomes were divided by (`fitting.outcome_scale`) before the model saw
+    them.
+    """
     with torch.no_grad():
         posterior = model.posterior(candidates.unsqueeze(1))
-        mean = posterior.mean.reshape(-1) * objective.sign  # type: ignore[attr-defined]
-        sd = posterior.variance.clamp_min(0).sqrt().reshape(-1)  # type: ignore[attr-defined]
+        mean = posterior.mean.reshape(-1) * objective.sign * scale  # type: ignore[attr-defined]
+        sd = posterior.variance.clamp_min(0).sqrt().reshape(-1) * scale  # type: ignore[attr-defined]
         single, single_name = build_acquisition(
             model, X, Y, X_pending, 1, int(meta["seed"]), acquisition
         )

@@ -160,12 +160,14 @@ def misfit_at(fitted: FittedModel, x: Tensor, k: int = MISFIT_NEIGHBOURS) -> flo
     near = fitted.X[idx[0]]
     mean, sd = fitted.mean_sd(near)
     _, sd_noisy = fitted.mean_sd(near, observation_noise=True)
-    excess = (fitted.observed[idx[0]] - mean).pow(2) - (sd_noisy.pow(2) - sd.pow(2)).clamp_min(0)
+    u = fitted.scale  # squares in the model's units: those of outcomes near 1e155 overflow
+    residual = fitted.observed[idx[0]] / u - mean / u
+    excess = residual.pow(2) - ((sd_noisy / u).pow(2) - (sd / u).pow(2)).clamp_min(0)
     # A recommendation is the point where the model is highest, so where it overshoots most: at a
     # measured setting its own residual is the most direct evidence of that overshoot.
     own = excess[dist[0] <= 1e-12]
     worst = max(float(excess.mean()), float(own.mean()) if len(own) else 0.0)
-    return math.sqrt(worst) if worst > 0 else 0.0
+    return math.sqrt(worst) * u if worst > 0 else 0.0
 
 
 def recommend_point(
@@ -207,7 +209,7 @@ def recommend_point(
     if not (math.isfinite(m) and math.isfinite(s)):
         raise BoLoopError(f"The surrogate's prediction is not finite (mean={m}, sd={s}).")
     misfit = misfit_at(fitted, best)
-    total = math.sqrt(s**2 + misfit**2)
+    total = math.hypot(s, misfit)  # sqrt(s**2 + misfit**2), without overflow
     return Recommendation(
         params=fitted.space.decode(best)[0], mean=m, sd=total, lower=m - Z95 * total,
         upper=m + Z95 * total, model_sd=s, misfit=misfit, within=within,

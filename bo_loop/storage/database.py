@@ -7,6 +7,7 @@ import os
 import random
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,14 +153,51 @@ def dispose(storage: str | os.PathLike[str] | None = None) -> None:
             engine.dispose()
 
 
-class Database:
-    """A storage URL's engine, its schema checked (or created when empty) on first opening."""
+def sqlite_path(storage: str | os.PathLike[str] | None) -> str | None:
+    """The file of a SQLite storage; None for PostgreSQL or an in-memory SQLite database."""
+    url = make_url(resolve_url(storage))
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("uri") in ("true", "1") and url.database.startswith("file:"):
+        # sqlite:///file:/path/x.db?mode=ro&uri=true: SQLite's own URI filename.
+        if url.query.get("mode") == "memory":
+            return None
+        path = urllib.parse.urlparse(url.database).path
+        return path if path not in ("", ":memory:") else None
+    return url.database
 
-    def __init__(self, storage: str | os.PathLike[str] | None = None, *, check_schema: bool = True):
+
+def is_in_memory(storage: str | os.PathLike[str] | None) -> bool:
+    """Whether ``storage`` is an in-memory SQLite database (``sqlite://``): gone at exit."""
+    url = make_url(resolve_url(storage))
+    return url.get_backend_name() == "sqlite" and sqlite_path(storage) is None
+
+
+class Database:
+    """A storage URL's engine, its schema checked (or created when empty) on first opening.
+
+    ``create=False`` (for reading: load, list) refuses a SQLite file that does not exist rather
+    than creating an empty database at a misspelt path.
+    """
+
+    def __init__(
+        self,
+        storage: str | os.PathLike[str] | None = None,
+        *,
+        check_schema: bool = True,
+        create: bool = True,
+    ):
         self.url = resolve_url(storage)
         url = make_url(self.url)
         self.display_url = url.render_as_string(hide_password=True)
         self.is_sqlite = url.get_backend_name() == "sqlite"
+        path = sqlite_path(self.url)
+        if not create and path is not None and not Path(path).exists():
+            raise StorageError(
+                f"No SQLite database at {path}: the file does not exist (storage "
+                f"{self.display_url}). Check the path; `bo-loop init` or bl.Campaign.create "
+                "makes a new database."
+            )
         cached = _ENGINES.get(self.url)
         if cached is not None:
             self.engine = cached
@@ -303,4 +341,12 @@ class Database:
         raise AssertionError("unreachable")
 
 
-__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "Database", "dispose", "resolve_url"]
+__all__ = [
+    "DEFAULT_STORAGE",
+    "STORAGE_ENV",
+    "Database",
+    "dispose",
+    "is_in_memory",
+    "resolve_url",
+    "sqlite_path",
+]

@@ -20,7 +20,7 @@ from bo_loop.exceptions import (
     TrialStateError,
 )
 from bo_loop.storage.tables import CampaignRow, ObservationRow, TrialEventRow, TrialRow
-from bo_loop.trial import Trial, TrialState
+from bo_loop.trial import RETRACTED_REASON, Trial, TrialState
 
 
 def utcnow() -> datetime:
@@ -225,29 +225,41 @@ def _log(
     )
 
 
-def _refuse(session: Session, campaign_id: int, number: int, action: str) -> NoReturn:
+def _refuse(
+    session: Session, campaign_id: int, number: int, action: str, objective: str | None = None
+) -> NoReturn:
     """Explain why a conditional update touched no row: unknown number, or a finished trial."""
-    state = session.scalar(
-        select(TrialRow.state).where(TrialRow.campaign_id == campaign_id, TrialRow.number == number)
-    )
-    if state is None:
+    found = session.execute(
+        select(TrialRow.id, TrialRow.state, TrialRow.finished_at).where(
+            TrialRow.campaign_id == campaign_id, TrialRow.number == number
+        )
+    ).first()
+    if found is None:
         count = count_trials(session, campaign_id)
         known = f"0..{count - 1}" if count else "none yet"
         raise TrialNotFoundError(
             f"Cannot {action} trial {number}: no such trial (trial numbers here: {known})."
         )
+    state = found.state
     hint = ""
+    stored = ""
+    current = None if objective is None else _observation(session, found.id, objective)
+    if state == TrialState.COMPLETED.value and current is not None:
+        # The loser of two concurrent tells sees what the winner stored, and when.
+        at = _aware(found.finished_at)
+        when = f" (told at {at:%Y-%m-%d %H:%M:%S} UTC)" if at is not None else ""
+        stored = f" with {objective}={current.value!r}{when}"
     if action == "tell" and state == TrialState.COMPLETED.value:
         hint = f" To change its value, use campaign.correct({number}, value, reason=...)."
     elif action == "tell" and state == TrialState.ABANDONED.value:
         # A rig that comes back after its trial expired must not lose its measurement.
         hint = (
             f" If it was run after all, store the result with "
-            f"campaign.add_observation(campaign.trial({number}).params, value)."
+            f"campaign.correct({number}, value, reason=...)."
         )
     raise TrialStateError(
         f"Cannot {action} a {state.upper()} trial: only a PENDING trial can be {_PAST[action]}, "
-        f"and trial {number} is {state.upper()}.{hint}"
+        f"and trial {number} is {state.upper()}{stored}.{hint}"
     )
 
 
@@ -279,7 +291,7 @@ def finish_trial(
     )
     trial_id = result.scalar()
     if trial_id is None:
-        _refuse(session, campaign_id, number, action)
+        _refuse(session, campaign_id, number, action, objective)
     value = _number(value)
     if value is not None:
         session.add(ObservationRow(trial_id=trial_id, name=objective, value=value, created_at=now))
@@ -401,7 +413,7 @@ def delete_campaign(session: Session, name: str) -> int:
 # -- corrections and housekeeping ----------------------------------------------------------------
 
 #: The reason a retracted trial shows, before the user's own words.
-RETRACTED = "retracted: "
+RETRACTED = RETRACTED_REASON
 
 
 def _locked_trial(session: Session, campaign_id: int, number: int, action: str) -> TrialRow:
@@ -420,15 +432,6 @@ def _locked_trial(session: Session, campaign_id: int, number: int, action: str) 
     return row
 
 
-def _last_action(session: Session, trial_id: int) -> str | None:
-    return session.scalar(
-        select(TrialEventRow.action)
-        .where(TrialEventRow.trial_id == trial_id)
-        .order_by(TrialEventRow.id.desc())
-        .limit(1)
-    )
-
-
 def _observation(session: Session, trial_id: int, objective: str) -> ObservationRow | None:
     return session.scalar(
         select(ObservationRow).where(
@@ -440,7 +443,7 @@ def _observation(session: Session, trial_id: int, objective: str) -> Observation
 def correct_observation(
     session: Session, campaign_id: int, number: int, *, objective: str, value: float, reason: str
 ) -> None:
-    """Replace the value of a completed trial, or restore a retracted one with a new value.
+    """Replace the value of a completed trial, or give a failed, retracted or abandoned one a value.
 
     The old value stays in ``trial_events``; ``observations`` holds the value that counts now.
     """
@@ -456,20 +459,18 @@ def correct_observation(
             )
         old_value: float | None = current.value
         current.value = value
-    elif old_state is TrialState.FAILED and _last_action(session, row.id) == "retract":
+    elif old_state is not TrialState.PENDING:
+        # FAILED (or retracted) and ABANDONED trials too: a trial marked failed by mistake, or a
+        # rig that reported after all, gets its value; the old state stays in the history.
         old_value = None
         session.add(ObservationRow(trial_id=row.id, name=objective, value=value, created_at=now))
         row.state = TrialState.COMPLETED.value
         row.reason = None
     else:
         raise TrialStateError(
-            f"Cannot correct a {old_state.name} trial: only a COMPLETED (or retracted) trial can be "
-            f"corrected, and trial {number} is {old_state.name}."
-            + (
-                f" Tell it instead: campaign.tell({number}, value)."
-                if old_state is TrialState.PENDING
-                else ""
-            )
+            f"Cannot correct a PENDING trial: only a finished (COMPLETED, FAILED or ABANDONED) "
+            f"trial can be corrected, and trial {number} is PENDING. Tell it instead: "
+            f"campaign.tell({number}, value)."
         )
     _log(session, row, "correct", old_state, TrialState.COMPLETED, old_value, value, reason, now)
     session.flush()
@@ -511,6 +512,30 @@ def retract_observation(
     session.flush()
 
 
+def reopen_trial(session: Session, campaign_id: int, number: int, *, reason: str) -> None:
+    """Return a FAILED (or retracted) or ABANDONED trial to PENDING, to be told or failed anew.
+
+    Its reason and ``finished_at`` are cleared; the state it had stays in ``trial_events``.
+    """
+    row = _locked_trial(session, campaign_id, number, "reopen")
+    old_state = TrialState(row.state)
+    if old_state not in (TrialState.FAILED, TrialState.ABANDONED):
+        raise TrialStateError(
+            f"Cannot reopen a {old_state.name} trial: only a FAILED or ABANDONED trial can be "
+            f"reopened, and trial {number} is {old_state.name}."
+            + (
+                f" To change its value, use campaign.correct({number}, value, reason=...)."
+                if old_state is TrialState.COMPLETED
+                else ""
+            )
+        )
+    row.state = TrialState.PENDING.value
+    row.finished_at = None
+    row.reason = None
+    _log(session, row, "reopen", old_state, TrialState.PENDING, None, None, reason, utcnow())
+    session.flush()
+
+
 def abandon_pending(
     session: Session,
     campaign_id: int,
@@ -529,6 +554,25 @@ def abandon_pending(
         created_before: Only trials proposed before this moment (UTC).
         numbers: Only these trials.
     """
+    if numbers is not None:
+        # All or none: a mistyped number is refused before anything is abandoned.
+        known = set(
+            session.scalars(
+                select(TrialRow.number).where(
+                    TrialRow.campaign_id == campaign_id, TrialRow.number.in_(list(numbers))
+                )
+            )
+        )
+        missing = sorted(set(numbers) - known)
+        if missing:
+            count = count_trials(session, campaign_id)
+            here = f"0..{count - 1}" if count else "none yet"
+            what = (
+                f"trial {missing[0]}: no such trial"
+                if len(missing) == 1
+                else (f"trials {', '.join(map(str, missing))}: no such trials")
+            )
+            raise TrialNotFoundError(f"Cannot abandon {what} (trial numbers here: {here}).")
     now = utcnow()
     query = update(TrialRow).where(
         TrialRow.campaign_id == campaign_id, TrialRow.state == TrialState.PENDING.value

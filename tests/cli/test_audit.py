@@ -122,6 +122,9 @@ def test_abandon_by_number_all_and_age(rig, storage_url):
         (["retract", "rig", -1, "--reason", "x"], 2, "-1"),
         (["history", "rig", 99], 0, "History of rig, trial 99"),
         (["abandon", "rig"], 2, "Give exactly one of"),
+        (["abandon", "rig", 99], 1, "Cannot abandon trial 99: no such trial"),
+        (["reopen", "rig", 0, "--reason", "x"], 1, "Cannot reopen a COMPLETED trial"),
+        (["reopen", "rig", 3], 2, "Missing option '--reason'"),
         (["abandon", "rig", 3, "--all"], 2, "Give exactly one of"),
         (["abandon", "rig", "--older-than", "0h"], 2, "must be a positive number"),
         (["abandon", "rig", "--older-than", "soon"], 2, "followed by m, h, d or w"),
@@ -150,3 +153,22 @@ def test_durations(text, expected):
 def test_bad_durations(text):
     with pytest.raises(click.BadParameter, match="positive number followed by m, h, d or w"):
         Duration().convert(text, None, None)
+
+
+def test_reopen_and_correct_undo_a_wrongly_failed_trial(rig, storage_url):
+    rig.fail(3, reason="jammed")
+    rig.fail(4, reason="jammed")
+    done = invoke("reopen", "rig", 3, "--reason", "wrong trial", "--storage", storage_url)
+    assert done.exit_code == 0, done.output
+    assert "Trial 3: failed -> pending (reason: wrong trial)" in done.output
+    assert rig.trial(3).state is bl.TrialState.PENDING
+    done = invoke("correct", "rig", 4, 63.0, "--reason", "it ran", "--storage", storage_url)
+    assert done.exit_code == 0, done.output
+    assert "Trial 4: yield failed -> 63" in done.output
+    assert rig.trial(4).value == 63.0
+
+
+def test_status_labels_a_retracted_trial(rig, storage_url):
+    rig.retract(1, reason="sensor drift")
+    done = invoke("status", "rig", "--storage", storage_url)
+    assert "0 failed, 0 abandoned, 1 retracted" in done.output, done.output

@@ -90,7 +90,7 @@ def test_exit_codes_in_a_subprocess(tmp_path):
     (tmp_path / "round.csv").write_text("trial,x,loss\n0,1,2\n")
     user_error = bo_loop_cmd("tell", "nope", "round.csv", "--storage", storage, cwd=tmp_path)
     assert user_error.returncode == 1
-    assert user_error.stderr.startswith("Error: No campaign named 'nope'")
+    assert user_error.stderr.startswith("Error: No SQLite database at ")
     assert "Traceback" not in user_error.stderr
     usage = bo_loop_cmd("ask", "demo", "-n", "zero", "--storage", storage, cwd=tmp_path)
     assert usage.returncode == 2
@@ -168,7 +168,7 @@ def test_bad_specs_name_the_key_and_value(sqlite_url, tmp_path, change, message)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: spec.yaml")
     assert re.search(message, result.stderr), result.stderr
-    assert bl.Campaign.list(sqlite_url) == []
+    assert not os.path.exists(sqlite_url.removeprefix("sqlite:///"))  # nothing created
 
 
 def test_bad_spec_files(sqlite_url, tmp_path):
@@ -343,13 +343,15 @@ def test_next_hints_quote_names_with_spaces(sqlite_url, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["rig ", " rig", "rig\n", "ri\x00g", "rig\t"])
-def test_names_with_edge_whitespace_or_control_characters_are_refused(sqlite_url, tmp_path, name):
+def test_names_with_edge_whitespace_or_control_characters_are_refused(
+    sqlite_url, tmp_path, name, stored_campaigns
+):
     spec = tmp_path / "spec.yaml"
     spec.write_text(DEMO_SPEC.replace("name: demo", f"name: {name!r}".replace("'", '"')))
     result = invoke("init", spec, "--storage", sqlite_url)
     assert result.exit_code == 1
     assert "must not start or end with a space or hold a control character" in result.stderr
-    assert bl.Campaign.list(sqlite_url) == []
+    assert stored_campaigns(sqlite_url) == []
 
 
 def test_spec_settings_are_stored_and_bad_ones_refused_naming_the_spec(sqlite_url, tmp_path):
@@ -372,3 +374,27 @@ def test_spec_settings_are_stored_and_bad_ones_refused_naming_the_spec(sqlite_ur
         "bad.yaml: Setting 'num_restarts' of the acquisition must be in [1, 1000]" in result.stderr
     )
     assert bl.Campaign.list(sqlite_url) == ["demo"]
+
+
+# -- a missing or in-memory storage ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [["status", "demo"], ["list"], ["best", "demo"], ["history", "demo"]]
+)
+def test_read_commands_on_a_missing_file_say_so_and_create_nothing(tmp_path, args):
+    path = tmp_path / "campaings.db"  # misspelt
+    result = invoke(*args, "--storage", f"sqlite:///{path}")
+    assert result.exit_code == 1
+    assert f"No SQLite database at {path}: the file does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
+def test_init_refuses_an_in_memory_database(tmp_path, storage):
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(DEMO_SPEC)
+    result = invoke("init", spec, "--storage", storage)
+    assert result.exit_code == 1
+    assert "needs a database that outlives the command" in result.stderr
+    assert f"but got {storage!r}" in result.stderr

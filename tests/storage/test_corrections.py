@@ -55,7 +55,7 @@ def test_retract_removes_the_value_and_correct_restores_it(storage_url):
     assert trial.value is None
     assert trial.reason == "retracted: thermocouple came loose"
     assert campaign.best().number == 2
-    assert campaign.to_dataframe().loc[1, "state"] == "failed"
+    assert campaign.to_dataframe().loc[1, "state"] == "retracted"
     event = campaign.history(1).iloc[-1]
     assert (event["action"], event["old_value"], event["old_state"], event["new_state"]) == (
         "retract", 9.0, "completed", "failed",
@@ -97,12 +97,6 @@ def test_the_next_ask_trains_on_corrected_data(storage_url, monkeypatch):
             (3, 1.0, "r"),
             bl.TrialStateError,
             r"Cannot correct a PENDING trial.*campaign.tell\(3, value\)",
-        ),
-        (
-            "correct",
-            (2, 1.0, "r"),
-            bl.TrialStateError,
-            "Cannot correct a FAILED trial: only a COMPLETED",
         ),
         (
             "correct",
@@ -166,12 +160,10 @@ def test_abandon_stale_frees_only_old_pending_trials(storage_url):
     assert campaign.trial(0).state is bl.TrialState.COMPLETED
     assert campaign.abandon_stale(timedelta(days=1)) == []
     # The late result is refused with the way to keep it, and that way works.
-    with pytest.raises(
-        bl.TrialStateError, match=r"campaign.add_observation\(campaign.trial\(1\).params, value\)"
-    ):
+    with pytest.raises(bl.TrialStateError, match=r"campaign.correct\(1, value, reason=...\)"):
         campaign.tell(1, 5.0)
-    added = campaign.add_observation(campaign.trial(1).params, 5.0)
-    assert added.value == 5.0 and added.source == "manual"
+    late = campaign.correct(1, 5.0, reason="the rig reported late")
+    assert late.value == 5.0 and late.state is bl.TrialState.COMPLETED
     assert campaign.verify() == []
 
 
@@ -251,3 +243,60 @@ def test_delete_removes_the_history_too(storage_url):
     assert bl.Campaign.delete("rig", storage=storage_url) == 1
     again = make(storage_url)
     assert again.history().empty
+
+
+# -- undo gaps: a failed or abandoned trial can be corrected or reopened -------------------------
+
+
+@pytest.mark.parametrize("mark", ["fail", "abandon"])
+def test_a_failed_or_abandoned_trial_can_be_corrected(storage_url, mark):
+    campaign = told(storage_url, [1.0, 2.0])
+    (trial,) = campaign.ask(1)
+    getattr(campaign, mark)(trial.number, reason="wrong trial marked")
+    fixed = campaign.correct(trial.number, 7.5, reason="it did run: 7.5")
+    assert (fixed.state, fixed.value, fixed.reason) == (bl.TrialState.COMPLETED, 7.5, None)
+    assert campaign.best().number == trial.number
+    event = campaign.history(trial.number).iloc[-1]
+    old = {"fail": "failed", "abandon": "abandoned"}[mark]
+    assert (event["action"], event["old_state"], event["new_state"], event["new_value"]) == (
+        "correct", old, "completed", 7.5,
+    )  # fmt: skip
+    assert campaign.verify() == []
+
+
+@pytest.mark.parametrize("mark", ["fail", "abandon", "retract"])
+def test_reopen_returns_a_trial_to_pending(storage_url, mark):
+    campaign = told(storage_url, [1.0, 2.0])
+    (trial,) = campaign.ask(1)
+    if mark == "retract":
+        campaign.tell(trial.number, 3.0)
+        campaign.retract(trial.number, reason="sensor drift")
+    else:
+        getattr(campaign, mark)(trial.number, reason="marked the wrong trial")
+    reopened = campaign.reopen(trial.number, reason="marked the wrong trial")
+    assert (reopened.state, reopened.value, reopened.reason, reopened.finished_at) == (
+        bl.TrialState.PENDING, None, None, None,
+    )  # fmt: skip
+    event = campaign.history(trial.number).iloc[-1]
+    assert (event["action"], event["new_state"], event["reason"]) == (
+        "reopen", "pending", "marked the wrong trial",
+    )  # fmt: skip
+    assert campaign.verify() == []
+    assert campaign.tell(trial.number, 4.0).value == 4.0
+    assert campaign.verify() == []
+
+
+def test_telling_a_completed_trial_shows_the_stored_value(storage_url):
+    campaign = told(storage_url, [1.0, 83.1])
+    stamp = campaign.trial(1).finished_at.strftime("%Y-%m-%d %H:%M:%S")
+    with pytest.raises(bl.TrialStateError) as info:
+        campaign.tell(1, 90.0)
+    assert f"trial 1 is COMPLETED with yield=83.1 (told at {stamp} UTC)" in str(info.value)
+
+
+def test_abandoning_a_missing_trial_names_it_and_abandons_nothing(storage_url):
+    campaign = make(storage_url)
+    campaign.ask(2)
+    with pytest.raises(bl.TrialNotFoundError, match=r"Cannot abandon trials 5, 7: no such trials"):
+        campaign.abandon_pending("rig down", numbers=[0, 5, 7])
+    assert [t.state for t in campaign.trials()] == [bl.TrialState.PENDING] * 2

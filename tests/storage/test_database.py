@@ -44,3 +44,28 @@ def test_postgresql_sessions_detect_a_dead_client_within_a_minute(storage_url):
         "tcp_keepalives_interval": "10",
         "tcp_keepalives_count": "3",
     }
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda url: bl.Campaign.load("rig", storage=url),
+        lambda url: bl.Campaign.list(url),
+        lambda url: bl.Campaign.delete("rig", storage=url),
+    ],
+    ids=["load", "list", "delete"],
+)
+@pytest.mark.parametrize("as_url", [True, False], ids=["url", "path"])
+def test_a_missing_sqlite_file_is_reported_and_not_created(tmp_path, read, as_url):
+    path = tmp_path / "campaings.db"  # misspelt
+    with pytest.raises(bl.StorageError, match=rf"No SQLite database at {path}: the file does not"):
+        read(f"sqlite:///{path}" if as_url else str(path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_still_loads_and_create_still_makes_a_new_one(tmp_path):
+    url = f"sqlite:///{tmp_path / 'campaigns.db'}"
+    bl.Campaign.create("rig", [bl.Real("x", 0.0, 1.0)], "y", storage=url)
+    database.dispose()
+    assert bl.Campaign.list(url) == ["rig"]
+    assert bl.Campaign.load("rig", storage=url).name == "rig"
