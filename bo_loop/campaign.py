@@ -11,48 +11,31 @@ import builtins
 import numbers
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from bo_loop.audit import history_frame
-from bo_loop.config import CampaignConfig, check_int
+from bo_loop.campaign_model import ModelViews
+from bo_loop.config import CampaignConfig, build_config, check_campaign_name, check_int
+from bo_loop.corrections import Corrections
 from bo_loop.exceptions import (
-    BoLoopError,
     InvalidArgumentError,
-    ObjectiveError,
     TrialNotFoundError,
 )
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
-from bo_loop.models import surrogates
-from bo_loop.models.cross_validation import Comparison, compare
-from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.propose import propose
-from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
 from bo_loop.objective import Objective
-from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
+from bo_loop.space import Parameter, Space
 from bo_loop.storage import Database, store
+from bo_loop.tell_checks import parse_round
 from bo_loop.trial import Trial, TrialState
 
 MAX_ASK = 1000
-_MAX_NAME = 255
 
 
-def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
-        raise InvalidArgumentError(
-            f"A campaign name must be a non-empty string of at most {_MAX_NAME} characters, "
-            f"but got {name!r}."
-        )
-    if has_bad_characters(name):
-        raise InvalidArgumentError(f"A campaign name {NAME_RULE}, but got {name!r}.")
-    return name
-
-
-class Campaign:
+class Campaign(ModelViews, Corrections):
     """A Bayesian-optimisation campaign stored in a database.
 
     Create one with :meth:`create`, open it anywhere with :meth:`load`.
@@ -123,8 +106,8 @@ class Campaign:
             CampaignExistsError: the name is taken (the message says how to load it).
             BoLoopError: a subclass naming the rule and value, for any bad argument.
         """
-        name = _check_name(name)
-        config = _build_config(
+        name = check_campaign_name(name)
+        config = build_config(
             parameters, objective, surrogate=surrogate, surrogate_settings=surrogate_settings,
             seed=seed, initial_design_size=initial_design_size,
             acquisition_settings=acquisition_settings,
@@ -273,85 +256,10 @@ class Campaign:
             TrialStateError, TrialNotFoundError: a trial is not pending or does not exist (every
                 such trial is listed); nothing was written.
         """
-        round_ = self._parse_round(values, failed, abandoned, notes or {})
+        round_ = parse_round(self.objective, values, failed, abandoned, notes or {})
         if not round_:
             return []
         return self._db.run(lambda s: store.finish_trials(s, self._id, self.objective.name, round_))
-
-    def _parse_round(
-        self, values: object, failed: object, abandoned: object, notes: Mapping[int, str]
-    ) -> builtins.list[store.Finish]:
-        """Check every entry of a round; raise one error listing every bad entry."""
-        items: builtins.list[store.Finish] = []
-        problems: builtins.list[tuple[str, BoLoopError]] = []
-        seen: dict[int, str] = {}
-
-        def entries(arg: object, label: str, pairs: bool) -> builtins.list[tuple[object, object]]:
-            if isinstance(arg, Mapping):
-                return builtins.list(arg.items())
-            if isinstance(arg, str | bytes) or not isinstance(arg, Iterable):
-                kind = "a dict {number: value}" if pairs else "a dict {number: reason}"
-                raise InvalidArgumentError(
-                    f"{label} must be {kind} or a list of "
-                    f"{'(number, value) pairs' if pairs else 'trial numbers'}, but got {arg!r}."
-                )
-            out: builtins.list[tuple[object, object]] = []
-            for entry in arg:
-                if not pairs:
-                    out.append((entry, None))
-                elif isinstance(entry, tuple) and len(entry) == 2:
-                    out.append(entry)
-                else:
-                    raise InvalidArgumentError(
-                        f"{label} must hold (number, value) pairs, but got the entry {entry!r}."
-                    )
-            return out
-
-        for label, arg, state in (
-            ("values", values, TrialState.COMPLETED),
-            ("failed", failed, TrialState.FAILED),
-            ("abandoned", abandoned, TrialState.ABANDONED),
-        ):
-            for raw_number, payload in entries(arg, label, state is TrialState.COMPLETED):
-                try:
-                    number = check_int(raw_number, "trial number", 0)
-                except BoLoopError as e:
-                    problems.append((f"{label} entry {raw_number!r}", e))
-                    continue
-                where = f"trial {number} ({label})"
-                if number in seen:
-                    problems.append((where, InvalidArgumentError(
-                        f"A round gives each trial one result, but trial {number} appears "
-                        f"twice (in {seen[number]} and in {label})."
-                    )))  # fmt: skip
-                    continue
-                seen[number] = label
-                try:
-                    if state is TrialState.COMPLETED:
-                        v = self.objective.parse_value(payload)
-                        note = notes.get(number)
-                        if note is not None and not isinstance(note, str):
-                            raise InvalidArgumentError(
-                                f"A note must be a string, but got {note!r}."
-                            )
-                        items.append(store.Finish(number, state, value=v, reason=note))
-                    elif payload is not None and not isinstance(payload, str):
-                        raise InvalidArgumentError(f"reason must be a string, but got {payload!r}.")
-                    else:
-                        items.append(store.Finish(number, state, reason=payload))
-                except BoLoopError as e:
-                    problems.append((where, e))
-        if len(problems) == 1:
-            raise problems[0][1]
-        if problems:
-            kinds = {type(e) for _, e in problems}
-            kind = kinds.pop() if len(kinds) == 1 else InvalidArgumentError
-            lines = "".join(f"\n  {where}: {e}" for where, e in problems)
-            raise kind(
-                f"{len(problems)} entries of the round broke the rules; nothing was recorded:"
-                + lines
-            )
-        return items
 
     def add_observation(
         self, params: Mapping[str, Any], value: float | Mapping[str, float]
@@ -441,190 +349,10 @@ class Campaign:
         ]
         return pd.DataFrame(rows, columns=columns)
 
-    # -- the model -------------------------------------------------------------------------
-
-    def set_surrogate(self, name: str, settings: Mapping[str, Any] | None = None) -> None:
-        """Switch the surrogate (``"gp"`` or ``"dngo"``) for future asks; the data stay as they are."""
-        self._config.with_surrogate(name, settings)  # checked before the transaction
-
-        def work(session: Session) -> None:
-            record = store.get_campaign(session, self.name, lock=True)
-            config = self._apply_config(record.config).with_surrogate(name, settings).to_json()
-            store.update_config(session, record.id, config)
-            self._apply_config(config)
-
-        self._db.run(work)
-
-    def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-        """The surrogate's predicted mean and sd of the outcome at given parameter rows."""
-        return predict_rows(self.fitted_model(), rows)
-
-    def recommend(
-        self, risk_aversion: float = 0.0, *, within: Literal["data", "space"] = "data"
-    ) -> Recommendation:
-        """The settings the surrogate rates best, with predicted mean, sd and a 95% interval.
-
-        Args:
-            risk_aversion: 0 ranks by the predicted mean (lowest first, for a minimised
-                objective); ``k > 0`` by the pessimistic bound ``mean -/+ k * sd`` instead.
-            within: ``"data"`` (default) picks among the measured settings, ranked by the model
-                rather than by the raw (noisy) outcomes: a setting the team has verified.
-                ``"space"`` optimises over the whole space, which may land where the model
-                extrapolates (on the 2,000-row historical example it predicted 105-111 where the
-                truth is 100).
-        """
-        if (
-            isinstance(risk_aversion, bool)
-            or not isinstance(risk_aversion, numbers.Real)
-            or not 0 <= risk_aversion < float("inf")
-        ):
-            raise InvalidArgumentError(
-                f"risk_aversion must be a finite number >= 0, but got {risk_aversion!r}."
-            )
-        if within not in ("data", "space"):  # checked before the (possibly long) fit
-            raise InvalidArgumentError(f"within must be 'data' or 'space', but got {within!r}.")
-        fitted = self.fitted_model()
-        return recommend_point(
-            fitted, float(risk_aversion), within=within, acquisition=self._config.acquisition
-        )
-
     def __repr__(self) -> str:
         return (
             f"Campaign({self.name!r}, {len(self.space)} parameters, {self.objective.goal} "
             f"{self.objective.name!r}, surrogate={self.surrogate!r}, storage={self.storage!r})"
-        )
-
-    # -- corrections and housekeeping ------------------------------------------------------
-
-    @staticmethod
-    def _check_reason(reason: object) -> str:
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidArgumentError(
-                f"A correction needs a reason: a non-empty string, but got reason={reason!r}."
-            )
-        return reason
-
-    def correct(self, number: int, value: float | Mapping[str, float], reason: str) -> Trial:
-        """Replace the told value of a completed trial, keeping the old one in its history.
-
-        A failed, retracted or abandoned trial can be corrected too: it becomes COMPLETED with
-        ``value`` (its old state stays in the history). The next ask trains on the corrected value.
-
-        Args:
-            number: The trial's number.
-            value: The right value: a finite number, or ``{objective_name: number}``.
-            reason: Why the value changed (kept in :meth:`history`).
-
-        Raises:
-            TrialStateError: the trial is pending (tell it instead).
-        """
-        number = check_int(number, "trial number", 0)
-        v = self.objective.parse_value(value)
-        why = self._check_reason(reason)
-        self._db.run(
-            lambda s: store.correct_observation(
-                s, self._id, number, objective=self.objective.name, value=v, reason=why
-            )
-        )
-        return self.trial(number)
-
-    def retract(self, number: int, reason: str) -> Trial:
-        """Withdraw the told value of a completed trial: it no longer counts for anything.
-
-        The trial then has state FAILED with reason ``"retracted: <reason>"`` (the experiment ran
-        but its outcome is not usable), so the model ignores it and its point is not proposed
-        again; ``to_dataframe`` and ``bo-loop status`` label it ``retracted`` (``Trial.label``).
-        The value stays in :meth:`history`; :meth:`correct` brings the trial back.
-        """
-        number = check_int(number, "trial number", 0)
-        why = self._check_reason(reason)
-        self._db.run(
-            lambda s: store.retract_observation(
-                s, self._id, number, objective=self.objective.name, reason=why
-            )
-        )
-        return self.trial(number)
-
-    def reopen(self, number: int, reason: str) -> Trial:
-        """Return a failed (or retracted) or abandoned trial to PENDING, to be told again.
-
-        For a trial marked failed or abandoned by mistake: its reason is cleared, the state it had
-        stays in :meth:`history`. (To give it a value at once, :meth:`correct` it instead.)
-
-        Raises:
-            TrialStateError: the trial is pending or completed.
-        """
-        number = check_int(number, "trial number", 0)
-        why = self._check_reason(reason)
-        self._db.run(lambda s: store.reopen_trial(s, self._id, number, reason=why))
-        return self.trial(number)
-
-    def history(self, number: int | None = None) -> pd.DataFrame:
-        """Every change of every trial (or of one), oldest first.
-
-        Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract, reopen),
-        old_state, new_state, old_value, new_value, reason.
-        """
-        if number is not None:
-            number = check_int(number, "trial number", 0)
-        events = self._db.run(lambda s: store.read_events(s, self._id, number), write=False)
-        return history_frame(events)
-
-    def abandon_stale(
-        self, older_than: timedelta, reason: str | None = None
-    ) -> builtins.list[Trial]:
-        """Abandon every trial still pending after ``older_than``: a silent rig stops blocking.
-
-        Abandoned points may be proposed again. A result that arrives later is not lost: store
-        it with :meth:`correct` (or :meth:`reopen` the trial). Ages are measured against the
-        trials' ``created_at``, written by the clock of the machine that asked.
-
-        Returns:
-            The trials abandoned, in number order.
-        """
-        if not isinstance(older_than, timedelta) or older_than <= timedelta(0):
-            raise InvalidArgumentError(
-                f"older_than must be a positive datetime.timedelta, but got {older_than!r}."
-            )
-        why = reason if reason is not None else f"no result within {older_than}"
-        self._check_reason(why)
-        cutoff = store.utcnow() - older_than
-        return self._abandon_many(why, created_before=cutoff)
-
-    def abandon_pending(
-        self, reason: str, numbers: Sequence[int] | None = None
-    ) -> builtins.list[Trial]:
-        """Abandon every pending trial (or those of ``numbers`` still pending) in one transaction.
-
-        Returns:
-            The trials abandoned, in number order; trials no longer pending are left as they are.
-        """
-        why = self._check_reason(reason)
-        wanted = None
-        if numbers is not None:
-            if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
-                raise InvalidArgumentError(
-                    f"numbers must be a list of trial numbers, but got {numbers!r}."
-                )
-            wanted = [check_int(n, "trial number", 0) for n in numbers]
-        return self._abandon_many(why, numbers=wanted)
-
-    def _abandon_many(self, reason: str, **where: Any) -> builtins.list[Trial]:
-        def work(session: Session) -> builtins.list[Trial]:
-            done = set(store.abandon_pending(session, self._id, reason=reason, **where))
-            trials = store.read_trials(session, self._id, self.objective.name)
-            return [t for t in trials if t.number in done]
-
-        return self._db.run(work)
-
-    def verify(self) -> builtins.list[str]:
-        """Check the stored campaign for anything half-written; an empty list means sound.
-
-        Trial numbers run 0..n-1 without gap or duplicate, a trial is COMPLETED exactly when it has
-        a value, and every trial's history ends in its current state and value.
-        """
-        return self._db.run(
-            lambda s: store.integrity_problems(s, self._id, self.objective.name), write=False
         )
 
     # -- notebooks -------------------------------------------------------------------------
@@ -665,8 +393,8 @@ class Campaign:
             data, objective.name, parameters=parameters, overrides=overrides, log=log
         )
         rows = data[[*space.names, objective.name]]
-        name = _check_name(name)
-        config = _build_config(space, objective, **create_options).to_json()
+        name = check_campaign_name(name)
+        config = build_config(space, objective, **create_options).to_json()
         valid, _ = parse_rows(rows, space, objective, on_error=on_error)
         items = _imported(valid)
 
@@ -679,74 +407,10 @@ class Campaign:
         db = Database(storage)
         return cls(db, db.run(work))
 
-    def fitted_model(
-        self, surrogate: str | None = None, settings: Mapping[str, Any] | None = None
-    ) -> FittedModel:
-        """The surrogate fitted on the completed trials, to predict and plot without refitting.
-
-        Args:
-            surrogate: Default the campaign's own; ``"gp"`` or ``"dngo"`` to look at another.
-            settings: That surrogate's settings; default the campaign's (for its own surrogate)
-                or the surrogate's defaults.
-        """
-        config, trials = self._read()
-        name = surrogate or config.surrogate
-        if settings is None and name == config.surrogate:
-            settings = config.surrogate_settings
-        resolved = surrogates.resolve_settings(name, settings)
-        return fit_model(config.space, config.objective, trials, config.seed, name, resolved)
-
-    def training_data(self) -> TrainingData:
-        """What the campaign's surrogate trains on now (encoded completed trials, warm start)."""
-        config, trials = self._read()
-        return TrainingData.from_trials(
-            config.space, config.objective, trials, config.surrogate, config.surrogate_settings
-        )
-
-    def _read(self) -> tuple[CampaignConfig, builtins.list[Trial]]:
-        """The stored config and every trial, read in one transaction."""
-
-        def work(session: Session) -> tuple[CampaignConfig, builtins.list[Trial]]:
-            record = store.get_campaign(session, self.name)
-            config = self._apply_config(record.config)
-            return config, store.read_trials(session, record.id, config.objective.name)
-
-        return self._db.run(work, write=False)
-
-    def cross_validate(
-        self,
-        surrogates: Sequence[str] = ("gp", "dngo"),
-        folds: int = 10,
-        *,
-        max_points: int | None = None,
-        seed: int = 0,
-    ) -> Comparison:
-        """Which surrogate to trust here: k-fold cross-validation on the completed trials.
-
-        Returns a side-by-side comparison (RMSE, mean log predictive density, +/- 2 sd coverage
-        of held-out measurements); ``plotting.plot_cross_validation`` draws it. See
-        ``bo_loop.models.cross_validation.compare``.
-        """
-        return compare(self, surrogates, folds, max_points=max_points, seed=seed)
-
     def _repr_html_(self) -> str:
         from bo_loop.display import campaign_html
 
         return campaign_html(self)
-
-
-def _build_config(
-    parameters: Sequence[Parameter] | Space,
-    objective: Objective | str,
-    **options: Any,
-) -> CampaignConfig:
-    """The checked config of a new campaign (see `Campaign.create` for the options)."""
-    space = parameters if isinstance(parameters, Space) else Space(parameters)
-    if isinstance(objective, str):
-        objective = Objective(objective)
-    if not isinstance(objective, Objective):
-        raise ObjectiveError(f"objective must be a bl.Objective or a name, but got {objective!r}.")
-    return CampaignConfig.build(space, objective, **options)
 
 
 def _imported(valid: Sequence[tuple[dict[str, Any], float]]) -> list[store.NewTrial]:

@@ -9,14 +9,14 @@ an older format is read with the defaults it implied.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bo_loop.exceptions import ConfigFormatError, InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.models import acquisition, surrogates
 from bo_loop.objective import Objective
-from bo_loop.space import NAME_RULE, Space, has_bad_characters
+from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
 
 #: Version of the config layout. 1: space, objective, surrogate (GP settings empty), seed,
 #: initial_design_size. 2: every setting stored in full, and the acquisition's settings.
@@ -29,6 +29,9 @@ RESERVED_NAMES = frozenset(
     {"number", "state", "source", "generator", "reason", "created_at", "finished_at", "trial",
      "note", "campaign"}
 )  # fmt: skip
+
+#: The longest campaign name.
+MAX_NAME = 255
 
 #: The largest ``initial_design_size``.
 MAX_DESIGN = 10_000
@@ -161,3 +164,29 @@ class CampaignConfig:
             acquisition=acquisition.resolve_settings(raw.get("acquisition")),
             initial_design_size=raw.get("initial_design_size"),
         )
+
+
+def check_campaign_name(name: object) -> str:
+    """``name`` if it can name a campaign, else an InvalidArgumentError with the rule."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise InvalidArgumentError(
+            f"A campaign name must be a non-empty string of at most {MAX_NAME} characters, "
+            f"but got {name!r}."
+        )
+    if has_bad_characters(name):
+        raise InvalidArgumentError(f"A campaign name {NAME_RULE}, but got {name!r}.")
+    return name
+
+
+def build_config(
+    parameters: Sequence[Parameter] | Space,
+    objective: Objective | str,
+    **options: Any,
+) -> CampaignConfig:
+    """The checked config of a new campaign (see `Campaign.create` for the options)."""
+    space = parameters if isinstance(parameters, Space) else Space(parameters)
+    if isinstance(objective, str):
+        objective = Objective(objective)
+    if not isinstance(objective, Objective):
+        raise ObjectiveError(f"objective must be a bl.Objective or a name, but got {objective!r}.")
+    return CampaignConfig.build(space, objective, **options)

@@ -29,11 +29,12 @@ def integer(low: int, high: int | None = None, *, optional: bool = False) -> Che
             return None
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError("must be an integer" + (" or null" if optional else ""))
-        if value < low or (high is not None and value > high):
+        v = int(value)
+        if v < low or (high is not None and v > high):
             raise ValueError(
                 f"must be in [{low}, {high}]" if high is not None else f"must be >= {low}"
             )
-        return int(value)
+        return v
 
     return check
 

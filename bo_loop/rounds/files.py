@@ -314,7 +314,7 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
             cells: list[Cell] = [v.strip() if isinstance(v, str) else v for v in values]
             rows.append((number, cells))
             for column, (c, v) in enumerate(zip(row, values, strict=True), start=1):
-                if _is_percent(getattr(c, "number_format", None), v):
+                if isinstance(v, int | float) and _is_percent(getattr(c, "number_format", None), v):
                     percent.append(
                         f"cell {get_column_letter(column)}{number} (row {number}) is formatted as "
                         f"a percentage (it shows {v * 100:.10g}%, holds {v!r})"
