@@ -143,7 +143,7 @@ NASTY = [
     "semi;colon; DELETE FROM campaigns",
     "SELECT",
     "%s %(name)s ? :param $1",
-    "back\\slash\ttab\nnewline",
+    "back\\slash and a space inside",  # tabs and newlines are refused at create (tested elsewhere)
     "Ausbeute – Rührkessel 🧪 反応",
     "x' OR '1'='1",
 ]
