@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from bo_loop.models.settings import Rules, defaults, int_list, integer, one_of, real, resolve
 from bo_loop.models.surrogates import blr
 from bo_loop.models.surrogates.base import Surrogate
+from bo_loop.models.surrogates.encoding import FeatureMap
 from bo_loop.models.surrogates.posterior import check_query, gaussian_posterior
 
 #: DNGO's settings (name -> (default, check)), stored with each campaign.
@@ -66,35 +67,6 @@ DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 #: Variance added to the diagonal of the q x q covariance, in units of the outcome's variance: a
 #: network's covariance over q > D points has rank <= D, and a Cholesky of it needs a floor.
 JITTER = 1e-8
-
-
-class _Encoder(nn.Module):
-    """Encoded space columns -> network inputs: numeric columns to [-1, 1] by the fixed bounds,
-    categorical columns one-hot (a value counts as its nearest allowed choice)."""
-
-    numeric: Tensor
-    low: Tensor
-    span: Tensor
-
-    def __init__(self, bounds: Tensor, cat_dims: dict[int, list[float]]) -> None:
-        super().__init__()
-        numeric = [i for i in range(bounds.shape[-1]) if i not in cat_dims]
-        self.register_buffer("numeric", torch.tensor(numeric, dtype=torch.long))
-        self.register_buffer("low", bounds[0, numeric].to(torch.float64))
-        self.register_buffer("span", (bounds[1, numeric] - bounds[0, numeric]).to(torch.float64))
-        self.cat_columns = sorted(cat_dims)
-        for i in self.cat_columns:
-            self.register_buffer(f"choices_{i}", torch.tensor(cat_dims[i], dtype=torch.float64))
-        self.out_dim = len(numeric) + sum(len(v) for v in cat_dims.values())
-
-    def forward(self, X: Tensor) -> Tensor:
-        """Map a ``... x d`` tensor to ``... x out_dim``; differentiable in the numeric columns."""
-        parts = [2.0 * (X[..., self.numeric] - self.low) / self.span - 1.0]
-        for i in self.cat_columns:
-            choices: Tensor = getattr(self, f"choices_{i}")
-            index = (X[..., i : i + 1] - choices).abs().argmin(-1)
-            parts.append(nn.functional.one_hot(index, len(choices)).to(X.dtype))
-        return torch.cat(parts, -1)
 
 
 class _Ensemble(nn.Module):
@@ -243,7 +215,7 @@ class DNGOModel(Model):
 
     def __init__(
         self,
-        encoder: _Encoder,
+        encoder: FeatureMap,
         networks: _Ensemble,
         heads: list[tuple[int, blr.BLRPosterior, float]],
         y_mean: float,
@@ -301,7 +273,7 @@ class DNGOModel(Model):
 
     def features(self, X: Tensor) -> Tensor:
         """The bases: ``E x batch_shape x q x D`` for a ``batch_shape x q x d`` input."""
-        return self.networks.basis(self.encoder(X))
+        return self.networks.basis(self.encoder.transform(X))
 
     def posterior(
         self,
@@ -405,8 +377,8 @@ def fit_dngo(
     y_std = float(y.std()) if y.numel() > 1 else 0.0
     y_std = y_std if y_std > 0 else 1.0
     y_s = (y - y_mean) / y_std
-    encoder = _Encoder(bounds.to(torch.float64), cat_dims)
-    z = encoder(X)
+    encoder = FeatureMap(bounds.to(torch.float64), cat_dims, numeric_range=(-1.0, 1.0))
+    z = encoder.transform(X)
     seeds = torch.randint(2**62, (ensemble,), generator=torch.Generator().manual_seed(seed))
     networks = _train_ensemble(
         z, y_s, hidden=list(hidden), seeds=seeds.tolist(), subsample=subsample,

@@ -205,7 +205,7 @@ def test_categorical_column_is_one_hot_and_matters() -> None:
     Y = torch.sin(4 * x) + 3.0 * (cat - 1)
     bounds = torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=DT)
     model = fit_dngo(X, Y, bounds=bounds, cat_dims={1: [0.0, 1.0, 2.0]}, seed=0, **FAST)
-    assert model.encoder(X).shape == (36, 4)  # one numeric column + three one-hot columns
+    assert model.encoder.transform(X).shape == (36, 4)  # one numeric column + three one-hot
     Xt = torch.tensor([[0.5, 0.0], [0.5, 1.0], [0.5, 2.0]], dtype=DT, requires_grad=True)
     mean = model.posterior(Xt).mean.squeeze(-1)
     assert float(mean[2].detach() - mean[0].detach()) > 3.0

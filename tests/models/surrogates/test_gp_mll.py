@@ -10,7 +10,7 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from bo_loop.models.surrogates import gp, gp_mll
-from bo_loop.models.surrogates.encoding import OneHotCategorical
+from bo_loop.models.surrogates.encoding import FeatureMap
 
 
 def make_model(n: int, cat: bool, seed: int = 0) -> SingleTaskGP:
@@ -19,7 +19,8 @@ def make_model(n: int, cat: bool, seed: int = 0) -> SingleTaskGP:
     if cat:
         X[:, 2] = torch.randint(0, 3, (n,), generator=g).to(torch.float64)
     Y = torch.sin(5 * X[:, :1]) + X[:, 1:2] + 0.3 * X[:, 2:3]
-    one_hot = OneHotCategorical(3, {2: [0.0, 1.0, 2.0]}) if cat else None
+    bounds = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 2.0]], dtype=torch.float64)
+    one_hot = FeatureMap(bounds, {2: [0.0, 1.0, 2.0]}) if cat else None
     dims = one_hot.output_dim if one_hot is not None else 3
     return SingleTaskGP(
         X, Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
@@ -71,3 +72,14 @@ def test_a_model_with_other_parameters_is_left_to_botorch() -> None:
     before = {k: v.clone() for k, v in model.state_dict().items()}
     assert not gp_mll.fit_raw(model)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_one_feature_map_serves_both_surrogates():
+    """The GP's features are the encoding itself plus one-hot choices; DNGO's the same columns
+    centred on [-1, 1]: one map, two ranges."""
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=torch.float64)
+    X = torch.tensor([[0.25, 2.0], [1.0, 0.4]], dtype=torch.float64)
+    gp_features = FeatureMap(bounds, {1: [0.0, 1.0, 2.0]}).transform(X)
+    dngo_features = FeatureMap(bounds, {1: [0.0, 1.0, 2.0]}, (-1.0, 1.0)).transform(X)
+    assert gp_features.tolist() == [[0.25, 0.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0]]
+    assert dngo_features.tolist() == [[-0.5, 0.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0]]
