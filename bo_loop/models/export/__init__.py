@@ -7,6 +7,7 @@ Pyomo and the SCIP solver (PySCIPOpt's wheels ship it).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bo_loop.models.export.terms import ExportTerms, export_terms
@@ -58,4 +59,18 @@ def to_pyomo(fitted: FittedModel, *, sd: bool = False, block: Any = None) -> Any
     return pyomo_block.build(export_terms(fitted), sd=sd, block=block)
 
 
-__all__ = ["ExportTerms", "export_terms", "to_onnx", "to_pyomo"]
+def warm_start(block: Any, params: Mapping[str, Any]) -> None:
+    """Set every variable of a `to_pyomo` block from a parameter dict (`pyomo_block.warm_start`)."""
+    from bo_loop.models.export import pyomo_block
+
+    pyomo_block.warm_start(block, params)
+
+
+def read_params(block: Any) -> dict[str, Any]:
+    """The parameter dict of a solved `to_pyomo` block (`pyomo_block.read_params`)."""
+    from bo_loop.models.export import pyomo_block
+
+    return pyomo_block.read_params(block)
+
+
+__all__ = ["ExportTerms", "export_terms", "read_params", "to_onnx", "to_pyomo", "warm_start"]
