@@ -157,7 +157,7 @@ def _dngo(b: Any, net: DNGOTerms, terms: ExportTerms, sd: bool) -> tuple[Any, An
             else [b.hidden[e, layer - 1, t] for t in range(net.weights[layer - 1].shape[2])]
         )
         W = net.weights[layer][e]
-        return pyo.tanh(
+        return _tanh(
             float(net.biases[layer][e, u]) + sum(float(W[t, u]) * h for t, h in enumerate(inputs))
         )
 
@@ -263,3 +263,11 @@ def read_params(block: Any) -> dict[str, Any]:
             value = min(max(float(values[0]), p.low), p.high)
             out[p.name] = round(value) if isinstance(p, Integer) else value
     return space.validate(out)
+
+
+def _tanh(a: Any) -> Any:
+    """tanh written with one exponential: SCIP has no tanh, and Pyomo's translation of it,
+    (e^a - e^-a) / (e^a + e^-a), relaxes worse."""
+    import pyomo.environ as pyo
+
+    return 1 - 2 / (pyo.exp(2 * a) + 1)
