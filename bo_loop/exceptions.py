@@ -72,5 +72,9 @@ class SettingsError(BoLoopError, ValueError):
     """An unknown model setting, or a setting that breaks its rule (checked at create)."""
 
 
+class ExportError(BoLoopError, ValueError):
+    """A fitted surrogate, or one of its settings, cannot be exported (ONNX, Pyomo)."""
+
+
 class ConfigFormatError(StorageError):
     """A stored campaign config was written in a format this bo_loop cannot read."""

@@ -9,6 +9,7 @@ open, and ``recommend`` sees the model that the next ``ask`` will use.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -250,6 +251,20 @@ class FittedModel:
     def observed(self) -> Tensor:
         """The ``n`` training outcomes on the original scale and sign."""
         return self.Y.reshape(-1) * self.objective.sign
+
+    def to_onnx(self, path: str | os.PathLike[str]) -> Any:
+        """Write the predictive mean and sd as an ONNX graph on the parameters' raw scale
+        (`bo_loop.models.export.to_onnx`); needs the ``aml`` extra."""
+        from bo_loop.models.export import to_onnx
+
+        return to_onnx(self, path)
+
+    def to_pyomo(self, *, sd: bool = False, block: Any = None) -> Any:
+        """The surrogate as a Pyomo block to optimise over with one's own constraints
+        (`bo_loop.models.export.to_pyomo`); needs the ``aml`` extra."""
+        from bo_loop.models.export import to_pyomo
+
+        return to_pyomo(self, sd=sd, block=block)
 
     @property
     def state(self) -> dict[str, Any] | None:
