@@ -4,9 +4,8 @@ Both exports compute the same thing as ``FittedModel.mean_sd``, from raw paramet
 
 1. Each numeric parameter to its unit value ``u`` (``(v - low) / (high - low)``, through the
    log for ``log=True``), each categorical to one-hot indicators of its choice index.
-2. The surrogate's features: for the GP the unit values with each categorical's one-hot columns
-   in its place (``encoding.OneHotCategorical``); for DNGO the numeric columns as ``2u - 1``
-   first, then the one-hot columns (``dngo._Encoder``).
+2. The surrogate's features (``encoding.FeatureMap``): each categorical's one-hot columns in its
+   place, numeric columns as ``u`` for the GP and ``2u - 1`` for DNGO.
 3. The standardised predictive mean and variance, then the outcome's scale and sign.
 
 The linear algebra that BoTorch does with triangular solves is precomputed here as the inverse of
@@ -117,24 +116,15 @@ def _inverse_lower(chol: torch.Tensor) -> np.ndarray:
     return _array(torch.linalg.solve_triangular(chol, eye, upper=False))
 
 
-def gp_features(space: Space) -> list[Feature]:
-    """The GP's features: each categorical's one-hot columns in its place."""
+def model_features(space: Space) -> list[Feature]:
+    """The features of every surrogate (``encoding.FeatureMap``): each categorical's one-hot
+    columns in its place."""
     out: list[Feature] = []
     for i, p in enumerate(space.parameters):
         out += (
             [(i, j) for j in range(len(p.choices))] if isinstance(p, Categorical) else [(i, None)]
         )
     return out
-
-
-def dngo_features(space: Space) -> list[Feature]:
-    """DNGO's features: the numeric columns first, then the categoricals' one-hot columns."""
-    params = list(enumerate(space.parameters))
-    numeric: list[Feature] = [(i, None) for i, p in params if not isinstance(p, Categorical)]
-    onehot: list[Feature] = [
-        (i, j) for i, p in params if isinstance(p, Categorical) for j in range(len(p.choices))
-    ]
-    return numeric + onehot
 
 
 def export_terms(fitted: FittedModel) -> ExportTerms:
@@ -159,11 +149,19 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
             outputscale=model.outputscale, constant=model.constant,
         )  # fmt: skip
         return ExportTerms(
-            fitted.space, gp_features(fitted.space), 1.0, 0.0, model.y_mean, model.y_std, sign, gp
+            fitted.space,
+            model_features(fitted.space),
+            1.0,
+            0.0,
+            model.y_mean,
+            model.y_std,
+            sign,
+            gp,
         )
     if isinstance(model, DNGOModel):
         # The encoder maps a numeric column x to 2 (x - low) / span - 1 with the encoded bounds.
-        low, span = _array(model.encoder.low), _array(model.encoder.span)
+        numeric = [i for i in range(model.encoder.d) if i not in model.encoder.sizes]
+        low, span = _array(model.encoder.low)[numeric], _array(model.encoder.span)[numeric]
         if len(low) and not (np.all(low == 0.0) and np.all(span == 1.0)):
             raise ExportError(
                 f"DNGO's numeric inputs must be bounded by [0, 1], but got low={low}, span={span}."
@@ -177,7 +175,7 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
             jitter=JITTER,
         )  # fmt: skip
         return ExportTerms(
-            fitted.space, dngo_features(fitted.space), 2.0, -1.0, model.y_mean, model.y_std, sign,
+            fitted.space, model_features(fitted.space), 2.0, -1.0, model.y_mean, model.y_std, sign,
             dngo,
         )  # fmt: skip
     setting = (
