@@ -19,6 +19,7 @@ from bo_loop.exceptions import (
     TrialNotFoundError,
     TrialStateError,
 )
+from bo_loop.constraints import LinearConstraint
 from bo_loop.imports import ImportReport
 from bo_loop.infer import infer_space
 from bo_loop.models.recommend import Recommendation
@@ -38,6 +39,7 @@ __all__ = [
     "ImportReport",
     "ImportRowsError",
     "Integer",
+    "LinearConstraint",
     "InvalidArgumentError",
     "Objective",
     "ObjectiveError",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bo_loop.audit import history_frame
 from bo_loop.config import CampaignConfig, check_int
+from bo_loop.constraints import LinearConstraint, check_fixed, violations
 from bo_loop.exceptions import (
     BoLoopError,
     InvalidArgumentError,
@@ -29,6 +30,7 @@ from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.models import surrogates
 from bo_loop.models.cross_validation import Comparison, compare
+from bo_loop.models.constrained import region_for
 from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.propose import propose
 from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
@@ -86,6 +88,11 @@ class Campaign:
     def seed(self) -> int:
         return self._config.seed
 
+    @property
+    def parameter_constraints(self) -> tuple[LinearConstraint, ...]:
+        """The linear constraints every proposal satisfies."""
+        return self._config.parameter_constraints
+
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
@@ -101,6 +108,7 @@ class Campaign:
         seed: int = 0,
         initial_design_size: int | None = None,
         acquisition_settings: Mapping[str, Any] | None = None,
+        parameter_constraints: Sequence[LinearConstraint] = (),
     ) -> Campaign:
         """Create and store a new campaign.
 
@@ -118,6 +126,9 @@ class Campaign:
                 ``max(5, 2 * number of parameters)``.
             acquisition_settings: The acquisition optimiser's effort: ``num_restarts`` (10),
                 ``raw_samples`` (512), ``mc_samples`` (256).
+            parameter_constraints: ``bl.LinearConstraint`` objects over real and integer
+                parameters (not log-scale ones), in the parameters' own units: every proposal
+                satisfies them. Checked here, with a linear program: they must leave some point.
 
         Raises:
             CampaignExistsError: the name is taken (the message says how to load it).
@@ -128,6 +139,7 @@ class Campaign:
             parameters, objective, surrogate=surrogate, surrogate_settings=surrogate_settings,
             seed=seed, initial_design_size=initial_design_size,
             acquisition_settings=acquisition_settings,
+            parameter_constraints=parameter_constraints,
         ).to_json()  # fmt: skip
         db = Database(storage)
         record = db.run(lambda s: store.create_campaign(s, name, config))
@@ -174,12 +186,22 @@ class Campaign:
     def surrogate_settings(self) -> dict[str, Any]:
         return dict(self._config.surrogate_settings)
 
-    def ask(self, n: int = 1) -> builtins.list[Trial]:
+    def ask(self, n: int = 1, *, fixed: Mapping[str, Any] | None = None) -> builtins.list[Trial]:
         """Propose ``n`` experiments and store them as pending trials at once.
 
         Trials still pending count as under evaluation, so new proposals keep away from them.
+
+        Args:
+            n: How many experiments.
+            fixed: Values held for this ask only, e.g. ``{"temperature": 80.0}``: every proposal
+                has them (kept in its provenance as ``fixed``).
+
+        Raises:
+            SpaceError: ``fixed`` names an unknown parameter, holds a value out of its bounds,
+                or leaves no point satisfying the parameter constraints.
         """
         n = check_int(n, "n", 1, MAX_ASK)
+        held = check_fixed(self.space, self.parameter_constraints, fixed)
 
         def work(session: Session) -> builtins.list[Trial]:
             record = store.get_campaign(session, self.name, lock=True)
@@ -189,8 +211,12 @@ class Campaign:
                 c.space, c.objective, trials, n, seed=c.seed, surrogate=c.surrogate,
                 settings=c.surrogate_settings, acquisition=c.acquisition,
                 design_size=c.initial_design_size,
+                region=region_for(c.space, c.parameter_constraints, held),
             )  # fmt: skip
-            new = [store.NewTrial(p.params, "bo_loop", p.provenance) for p in proposals]
+            extra = {"fixed": held} if held else {}
+            new = [
+                store.NewTrial(p.params, "bo_loop", {**p.provenance, **extra}) for p in proposals
+            ]
             return store.insert_trials(session, record.id, self.objective.name, new)
 
         return self._db.run(work)
@@ -356,10 +382,15 @@ class Campaign:
     def add_observation(
         self, params: Mapping[str, Any], value: float | Mapping[str, float]
     ) -> Trial:
-        """Store a point measured without being asked (the operator's own choice)."""
+        """Store a point measured without being asked (the operator's own choice).
+
+        A point that breaks a parameter constraint is stored all the same (it was measured) and
+        flagged: its provenance lists the constraints under ``violates``.
+        """
         clean = self.space.validate(params)
         v = self.objective.parse_value(value)
-        item = store.NewTrial(clean, "manual", {"generator": "manual"}, TrialState.COMPLETED, v)
+        provenance = _flagged({"generator": "manual"}, clean, self.parameter_constraints)
+        item = store.NewTrial(clean, "manual", provenance, TrialState.COMPLETED, v)
         return self._db.run(lambda s: self._insert_locked(s, [item]))[0]
 
     def add_observations(
@@ -372,10 +403,11 @@ class Campaign:
 
         Every row is validated. With ``on_error="raise"`` (default) nothing is stored if any row
         is bad, and the ImportRowsError lists each bad row and the rule it broke; with
-        ``on_error="skip"`` the valid rows are stored and the rejects returned.
+        ``on_error="skip"`` the valid rows are stored and the rejects returned. Rows that break
+        a parameter constraint are stored and flagged, as by :meth:`add_observation`.
         """
         valid, rejected = parse_rows(data, self.space, self.objective, on_error=on_error)
-        items = _imported(valid)
+        items = _imported(valid, self.parameter_constraints)
         added = self._db.run(lambda s: self._insert_locked(s, items)) if items else []
         return ImportReport(added=added, rejected=rejected)
 
@@ -421,10 +453,13 @@ class Campaign:
         """One row per trial: number, state, parameters, outcome, source, generator, timing.
 
         ``state`` is the trial's state, or ``"retracted"`` for a FAILED trial whose value was
-        retracted (``Trial.label``).
+        retracted (``Trial.label``). A campaign with parameter constraints has a ``violates``
+        column too: the constraints a trial's settings break ("" for none), as
+        :meth:`add_observation` flagged them.
         """
         columns = ["number", "state", *self.space.names, self.objective.name, "source", "generator",
                    "reason", "created_at", "finished_at"]  # fmt: skip
+        constrained = bool(self.parameter_constraints)
         rows = [
             {
                 "number": t.number,
@@ -436,10 +471,11 @@ class Campaign:
                 "reason": t.reason,
                 "created_at": t.created_at,
                 "finished_at": t.finished_at,
+                **({"violates": "; ".join(t.provenance.get("violates", []))} if constrained else {}),
             }
             for t in self.trials()
         ]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=[*columns, *(["violates"] if constrained else [])])
 
     # -- the model -------------------------------------------------------------------------
 
@@ -666,9 +702,10 @@ class Campaign:
         )
         rows = data[[*space.names, objective.name]]
         name = _check_name(name)
-        config = _build_config(space, objective, **create_options).to_json()
+        built = _build_config(space, objective, **create_options)
+        config = built.to_json()
         valid, _ = parse_rows(rows, space, objective, on_error=on_error)
-        items = _imported(valid)
+        items = _imported(valid, built.parameter_constraints)
 
         def work(session: Session) -> store.CampaignRecord:
             record = store.create_campaign(session, name, config)
@@ -749,11 +786,23 @@ def _build_config(
     return CampaignConfig.build(space, objective, **options)
 
 
-def _imported(valid: Sequence[tuple[dict[str, Any], float]]) -> list[store.NewTrial]:
-    """Validated imported rows as completed trials of source "manual"."""
+def _imported(
+    valid: Sequence[tuple[dict[str, Any], float]],
+    constraints: Sequence[LinearConstraint] = (),
+) -> list[store.NewTrial]:
+    """Validated imported rows as completed trials of source "manual" (flagged as `_flagged`)."""
     return [
         store.NewTrial(
-            params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v
-        )
+            params, "manual", _flagged({"generator": "manual", "import": True}, params, constraints),
+            TrialState.COMPLETED, v,
+        )  # fmt: skip
         for params, v in valid
     ]
+
+
+def _flagged(
+    provenance: dict[str, Any], params: Mapping[str, Any], constraints: Sequence[LinearConstraint]
+) -> dict[str, Any]:
+    """``provenance`` with ``violates``: the constraints a measured point breaks, if any."""
+    broken = violations(params, constraints)
+    return {**provenance, "violates": broken} if broken else provenance
