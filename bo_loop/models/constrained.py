@@ -38,8 +38,11 @@ from bo_loop.space import Categorical, Integer, Real, Space
 #: Burn-in and thinning of the hit-and-run sampler: enough to forget the start in a few
 #: dimensions, cheap enough for every ask (a few milliseconds).
 _BURNIN, _THINNING = 200, 8
-#: Integer columns whose rounding neighbours `repair` tries, at most (2**k combinations).
-_MAX_NEIGHBOUR_DIMS = 8
+#: Integer columns whose rounding neighbours `repair` tries, at most; grids of at most
+#: _FULL_GRID values are tried whole, while the combinations stay within _MAX_COMBINATIONS.
+_MAX_NEIGHBOUR_DIMS = 6
+_FULL_GRID = 64
+_MAX_COMBINATIONS = 4096
 
 BotorchConstraint = tuple[Tensor, Tensor, float]
 
@@ -155,13 +158,18 @@ class Region:
             if isinstance(p, Integer) and i not in self.fixed_columns
             and any(i in u.indices for u in self.unit)
         ][:_MAX_NEIGHBOUR_DIMS]  # fmt: skip
-        options = []
+        # Every value of small grids (a point far outside may need a distant integer), else the
+        # nearest few; the combinations are tried nearest first.
+        options, near = [], []
         for i in dims:
             p = space.parameters[i]
             assert isinstance(p, Integer)
             value = p.low + float(x[i].clamp(0, 1)) * (p.high - p.low)
-            near = {min(max(math.floor(value) + k, p.low), p.high) for k in (-1, 0, 1, 2)}
-            options.append(sorted(near, key=lambda v, value=value: abs(v - value)))
+            close = {min(max(math.floor(value) + k, p.low), p.high) for k in (-1, 0, 1, 2)}
+            near.append(sorted(close))
+            options.append(list(range(p.low, p.high + 1)) if p.size <= _FULL_GRID else near[-1])
+        if math.prod(len(o) for o in options) > _MAX_COMBINATIONS:
+            options = near
         combos = sorted(
             itertools.product(*options),
             key=lambda combo: sum(
@@ -294,7 +302,7 @@ def _polish(y: np.ndarray, equalities: Sequence[tuple[np.ndarray, float]]) -> np
         r = np.array([rhs - a @ y for a, rhs in equalities])
         step, *_ = np.linalg.lstsq(A, r, rcond=None)
         z = y.copy()
-        z[inside] += A.T @ step
+        z[inside] += step  # lstsq: the least-norm solution of A @ step = r
         if np.all(z >= 0) and np.all(z <= 1):
             y = z
         else:
