@@ -398,3 +398,47 @@ def test_init_refuses_an_in_memory_database(tmp_path, storage):
     assert result.exit_code == 1
     assert "needs a database that outlives the command" in result.stderr
     assert f"but got {storage!r}" in result.stderr
+
+
+MIXTURE_SPEC = """\
+name: blend
+objective: yield
+parameters:
+  - {name: water, type: real, low: 0, high: 1}
+  - {name: ethanol, type: real, low: 0, high: 1}
+  - {name: glycerol, type: real, low: 0, high: 1}
+  - {name: temperature, type: real, low: 20, high: 90}
+parameter_constraints:
+  - "water + ethanol + glycerol == 1"
+  - {coefficients: {ethanol: 1, temperature: 0.01}, op: "<=", rhs: 1.2}
+"""
+
+
+def test_init_reads_and_shows_parameter_constraints(sqlite_url, tmp_path):
+    spec = tmp_path / "blend.yaml"
+    spec.write_text(MIXTURE_SPEC)
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert "water + ethanol + glycerol == 1" in result.stdout
+    assert "ethanol + 0.01*temperature <= 1.2" in result.stdout
+    campaign = bl.Campaign.load("blend", storage=sqlite_url)
+    assert [str(c) for c in campaign.parameter_constraints] == [
+        "water + ethanol + glycerol == 1", "ethanol + 0.01*temperature <= 1.2",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        ('"water + oil <= 1"', r"parameter_constraints\[0\]|names 'oil'"),
+        ("{coefficients: {water: 1}, op: '<', rhs: 1}", r"parameter_constraints\[0\]: .*but got '<'"),
+        ('"water + ethanol >= 3"', r"must leave some point"),
+    ],
+)
+def test_bad_parameter_constraints_in_a_spec_are_refused(sqlite_url, tmp_path, constraints, message):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MIXTURE_SPEC.split("parameter_constraints:")[0] + f"parameter_constraints:\n  - {constraints}\n")
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert re.search(message, result.stderr), result.stderr
+    assert not os.path.exists(sqlite_url.removeprefix("sqlite:///"))  # nothing created
