@@ -19,9 +19,20 @@ MIN_DESIGN = 5
 DESIGN_PER_DIM = 2
 
 
-def default_design_size(space: Space) -> int:
-    """Sobol points before the surrogate takes over: twice the dimension, at least 5."""
-    return max(MIN_DESIGN, DESIGN_PER_DIM * space.dim)
+def default_design_size(space: Space, region: Region | None = None) -> int:
+    """Design points before the surrogate takes over: twice the dimension, at least 5.
+
+    Under equality constraints the dimension is the region's: each independent equality takes
+    one away (three mixture components summing to one span two dimensions).
+    """
+    dim = space.dim
+    equalities = [u for u in (region.unit if region is not None else []) if u.op == "=="]
+    if equalities:
+        rows = torch.zeros(len(equalities), space.dim, dtype=torch.float64)
+        for r, u in enumerate(equalities):
+            rows[r, list(u.indices)] = torch.tensor(u.coefficients, dtype=torch.float64)
+        dim -= int(torch.linalg.matrix_rank(rows))
+    return max(MIN_DESIGN, DESIGN_PER_DIM * dim)
 
 
 _CHUNK = 64

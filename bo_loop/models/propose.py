@@ -72,7 +72,7 @@ def propose(
         params_key(t.params, space) for t in trials if t.state is not TrialState.ABANDONED
     }
     completed = [t for t in trials if t.state is TrialState.COMPLETED]
-    size = design_size if design_size is not None else default_design_size(space)
+    size = design_size if design_size is not None else default_design_size(space, region)
     if len(completed) < max(size, 2):
         design = (
             design_proposals(space, trials, n, seed=seed, taken=taken)

@@ -442,3 +442,18 @@ def test_bad_parameter_constraints_in_a_spec_are_refused(sqlite_url, tmp_path, c
     assert result.exit_code == 1
     assert re.search(message, result.stderr), result.stderr
     assert not os.path.exists(sqlite_url.removeprefix("sqlite:///"))  # nothing created
+
+
+def test_ask_fix_holds_a_parameter_for_the_round_and_shows_the_constraints(sqlite_url, tmp_path):
+    spec = tmp_path / "blend.yaml"
+    spec.write_text(MIXTURE_SPEC)
+    assert invoke("init", spec, "--storage", sqlite_url).exit_code == 0
+    out = tmp_path / "round.csv"
+    result = invoke("ask", "blend", "-n", "3", "-o", out, "--fix", "temperature=80", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert "Constraint: water + ethanol + glycerol == 1" in result.stdout
+    frame = pd.read_csv(out)
+    assert frame["temperature"].tolist() == [80.0] * 3
+    assert (frame["water"] + frame["ethanol"] + frame["glycerol"] - 1).abs().max() <= 1e-9
+    result = invoke("ask", "blend", "-o", tmp_path / "r2.csv", "--fix", "temperature=95", "--storage", sqlite_url)
+    assert result.exit_code == 1 and "'temperature' must lie in [20.0, 90.0], but got 95.0" in result.stderr
