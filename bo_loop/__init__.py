@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bo_loop.campaign import Campaign
+from bo_loop.constraints import LinearConstraint
 from bo_loop.exceptions import (
     BoLoopError,
     CampaignExistsError,
@@ -19,7 +20,6 @@ from bo_loop.exceptions import (
     TrialNotFoundError,
     TrialStateError,
 )
-from bo_loop.constraints import LinearConstraint
 from bo_loop.imports import ImportReport
 from bo_loop.infer import infer_space
 from bo_loop.models.recommend import Recommendation
@@ -39,8 +39,8 @@ __all__ = [
     "ImportReport",
     "ImportRowsError",
     "Integer",
-    "LinearConstraint",
     "InvalidArgumentError",
+    "LinearConstraint",
     "Objective",
     "ObjectiveError",
     "ObservationError",

@@ -29,8 +29,8 @@ from bo_loop.exceptions import (
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
 from bo_loop.models import surrogates
-from bo_loop.models.cross_validation import Comparison, compare
 from bo_loop.models.constrained import region_for
+from bo_loop.models.cross_validation import Comparison, compare
 from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.propose import propose
 from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
@@ -471,7 +471,9 @@ class Campaign:
                 "reason": t.reason,
                 "created_at": t.created_at,
                 "finished_at": t.finished_at,
-                **({"violates": "; ".join(t.provenance.get("violates", []))} if constrained else {}),
+                **(
+                    {"violates": "; ".join(t.provenance.get("violates", []))} if constrained else {}
+                ),
             }
             for t in self.trials()
         ]
@@ -793,9 +795,12 @@ def _imported(
     """Validated imported rows as completed trials of source "manual" (flagged as `_flagged`)."""
     return [
         store.NewTrial(
-            params, "manual", _flagged({"generator": "manual", "import": True}, params, constraints),
-            TrialState.COMPLETED, v,
-        )  # fmt: skip
+            params,
+            "manual",
+            _flagged({"generator": "manual", "import": True}, params, constraints),
+            TrialState.COMPLETED,
+            v,
+        )
         for params, v in valid
     ]
 

@@ -263,9 +263,7 @@ def to_unit(space: Space, constraints: Sequence[LinearConstraint]) -> list[UnitC
             rhs -= a * p.low
         scale = max(abs(v) for v in coefs) or 1.0
         out.append(
-            UnitConstraint(
-                tuple(indices), tuple(v / scale for v in coefs), c.op, rhs / scale
-            )
+            UnitConstraint(tuple(indices), tuple(v / scale for v in coefs), c.op, rhs / scale)
         )
     return out
 
@@ -290,7 +288,7 @@ def is_feasible(
             A_ub.append(sign * row)
             b_ub.append(sign * u.rhs)
     bounds = []
-    for i, p in enumerate(space.parameters):
+    for _i, p in enumerate(space.parameters):
         if p.name in fixed and not isinstance(p, Categorical):
             v = p.to_unit(float(fixed[p.name]))
             bounds.append((v, v))

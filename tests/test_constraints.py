@@ -63,7 +63,9 @@ def test_a_malformed_constraint_is_refused_naming_the_rule_and_value(args, messa
         (42, MIXTURE, r"must hold bl.LinearConstraint objects, but got 42"),
     ],
 )
-def test_create_refuses_bad_constraints_and_stores_nothing(sqlite_url, constraint, parameters, message):
+def test_create_refuses_bad_constraints_and_stores_nothing(
+    sqlite_url, constraint, parameters, message
+):
     with pytest.raises(bl.SpaceError, match=message):
         create(sqlite_url, [constraint], parameters)
     with pytest.raises(bl.StorageError, match="does not exist"):  # not even the file was made

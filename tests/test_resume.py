@@ -91,10 +91,15 @@ def test_a_constrained_campaign_reopened_before_every_ask_proposes_the_same(tmp_
     urls = [f"sqlite:///{tmp_path / name}" for name in ("steady.db", "resumed.db")]
     steady, resumed = (
         bl.Campaign.create(
-            "mix", CONSTRAINED, bl.Objective("y", "minimize"), storage=url, seed=5,
-            initial_design_size=5, parameter_constraints=MIXTURE,
+            "mix",
+            CONSTRAINED,
+            bl.Objective("y", "minimize"),
+            storage=url,
+            seed=5,
+            initial_design_size=5,
+            parameter_constraints=MIXTURE,
             acquisition_settings={"num_restarts": 4, "raw_samples": 64},
-        )  # fmt: skip
+        )
         for url in urls
     )
     # Design asks (one with a fixed value), then model asks: one batch, one fixed.

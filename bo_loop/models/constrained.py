@@ -112,7 +112,10 @@ class Region:
         ineq, eq = self.reduced()
         if not ineq and not eq:
             Z = bounds[0] + (bounds[1] - bounds[0]) * torch.rand(
-                n, len(self.free), dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+                n,
+                len(self.free),
+                dtype=torch.float64,
+                generator=torch.Generator().manual_seed(seed),
             )
         else:
             with warnings.catch_warnings():
@@ -173,7 +176,13 @@ class Region:
         combos = sorted(
             itertools.product(*options),
             key=lambda combo: sum(
-                abs(v - (space.parameters[i].low + float(x[i]) * (space.parameters[i].high - space.parameters[i].low)))  # type: ignore[union-attr]
+                abs(
+                    v
+                    - (
+                        space.parameters[i].low
+                        + float(x[i]) * (space.parameters[i].high - space.parameters[i].low)
+                    )
+                )  # type: ignore[union-attr]
                 for i, v in zip(dims, combo, strict=True)
             ),
         )
@@ -217,10 +226,18 @@ class Region:
         cons = []
         for a, rhs, op in rows:
             if op == "==":
-                cons.append({"type": "eq", "fun": lambda y, a=a, r=rhs: a @ y - r, "jac": lambda y, a=a: a})
+                cons.append(
+                    {"type": "eq", "fun": lambda y, a=a, r=rhs: a @ y - r, "jac": lambda y, a=a: a}
+                )
             else:
                 s = 1.0 if op == ">=" else -1.0
-                cons.append({"type": "ineq", "fun": lambda y, a=a, r=rhs, s=s: s * (a @ y - r), "jac": lambda y, a=a, s=s: s * a})
+                cons.append(
+                    {
+                        "type": "ineq",
+                        "fun": lambda y, a=a, r=rhs, s=s: s * (a @ y - r),
+                        "jac": lambda y, a=a, s=s: s * a,
+                    }
+                )
         result = minimize(
             lambda y: float(np.sum((y - start) ** 2)), np.clip(start, 0, 1),
             jac=lambda y: 2 * (y - start), bounds=[(0.0, 1.0)] * len(cols),
@@ -317,4 +334,3 @@ def region_for(
     if not constraints and not fixed:
         return None
     return Region(space, constraints, dict(fixed or {}))
-
