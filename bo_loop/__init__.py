@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bo_loop.campaign import Campaign
+from bo_loop.constraints import LinearConstraint
 from bo_loop.exceptions import (
     BoLoopError,
     CampaignExistsError,
@@ -39,6 +40,7 @@ __all__ = [
     "ImportRowsError",
     "Integer",
     "InvalidArgumentError",
+    "LinearConstraint",
     "Objective",
     "ObjectiveError",
     "ObservationError",

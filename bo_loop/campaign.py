@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bo_loop.campaign_model import ModelViews
 from bo_loop.config import CampaignConfig, build_config, check_campaign_name, check_int
+from bo_loop.constraints import LinearConstraint, check_fixed, violations
 from bo_loop.corrections import Corrections
 from bo_loop.exceptions import (
     InvalidArgumentError,
@@ -25,6 +26,7 @@ from bo_loop.exceptions import (
 )
 from bo_loop.imports import ImportReport, parse_rows
 from bo_loop.infer import infer_space
+from bo_loop.models.constrained import region_for
 from bo_loop.models.propose import propose
 from bo_loop.objective import Objective
 from bo_loop.space import Parameter, Space
@@ -69,6 +71,11 @@ class Campaign(ModelViews, Corrections):
     def seed(self) -> int:
         return self._config.seed
 
+    @property
+    def parameter_constraints(self) -> tuple[LinearConstraint, ...]:
+        """The linear constraints every proposal satisfies."""
+        return self._config.parameter_constraints
+
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
@@ -84,6 +91,7 @@ class Campaign(ModelViews, Corrections):
         seed: int = 0,
         initial_design_size: int | None = None,
         acquisition_settings: Mapping[str, Any] | None = None,
+        parameter_constraints: Sequence[LinearConstraint] = (),
     ) -> Campaign:
         """Create and store a new campaign.
 
@@ -101,6 +109,9 @@ class Campaign(ModelViews, Corrections):
                 ``max(5, 2 * number of parameters)``.
             acquisition_settings: The acquisition optimiser's effort: ``num_restarts`` (10),
                 ``raw_samples`` (512), ``mc_samples`` (256).
+            parameter_constraints: ``bl.LinearConstraint`` objects over real and integer
+                parameters (not log-scale ones), in the parameters' own units: every proposal
+                satisfies them. Checked here, with a linear program: they must leave some point.
 
         Raises:
             CampaignExistsError: the name is taken (the message says how to load it).
@@ -111,6 +122,7 @@ class Campaign(ModelViews, Corrections):
             parameters, objective, surrogate=surrogate, surrogate_settings=surrogate_settings,
             seed=seed, initial_design_size=initial_design_size,
             acquisition_settings=acquisition_settings,
+            parameter_constraints=parameter_constraints,
         ).to_json()  # fmt: skip
         db = Database(storage)
         record = db.run(lambda s: store.create_campaign(s, name, config))
@@ -157,12 +169,22 @@ class Campaign(ModelViews, Corrections):
     def surrogate_settings(self) -> dict[str, Any]:
         return dict(self._config.surrogate_settings)
 
-    def ask(self, n: int = 1) -> builtins.list[Trial]:
+    def ask(self, n: int = 1, *, fixed: Mapping[str, Any] | None = None) -> builtins.list[Trial]:
         """Propose ``n`` experiments and store them as pending trials at once.
 
         Trials still pending count as under evaluation, so new proposals keep away from them.
+
+        Args:
+            n: How many experiments.
+            fixed: Values held for this ask only, e.g. ``{"temperature": 80.0}``: every proposal
+                has them (kept in its provenance as ``fixed``).
+
+        Raises:
+            SpaceError: ``fixed`` names an unknown parameter, holds a value out of its bounds,
+                or leaves no point satisfying the parameter constraints.
         """
         n = check_int(n, "n", 1, MAX_ASK)
+        held = check_fixed(self.space, self.parameter_constraints, fixed)
 
         def work(session: Session) -> builtins.list[Trial]:
             record = store.get_campaign(session, self.name, lock=True)
@@ -172,8 +194,12 @@ class Campaign(ModelViews, Corrections):
                 c.space, c.objective, trials, n, seed=c.seed, surrogate=c.surrogate,
                 settings=c.surrogate_settings, acquisition=c.acquisition,
                 design_size=c.initial_design_size,
+                region=region_for(c.space, c.parameter_constraints, held),
             )  # fmt: skip
-            new = [store.NewTrial(p.params, "bo_loop", p.provenance) for p in proposals]
+            extra = {"fixed": held} if held else {}
+            new = [
+                store.NewTrial(p.params, "bo_loop", {**p.provenance, **extra}) for p in proposals
+            ]
             return store.insert_trials(session, record.id, self.objective.name, new)
 
         return self._db.run(work)
@@ -264,10 +290,15 @@ class Campaign(ModelViews, Corrections):
     def add_observation(
         self, params: Mapping[str, Any], value: float | Mapping[str, float]
     ) -> Trial:
-        """Store a point measured without being asked (the operator's own choice)."""
+        """Store a point measured without being asked (the operator's own choice).
+
+        A point that breaks a parameter constraint is stored all the same (it was measured) and
+        flagged: its provenance lists the constraints under ``violates``.
+        """
         clean = self.space.validate(params)
         v = self.objective.parse_value(value)
-        item = store.NewTrial(clean, "manual", {"generator": "manual"}, TrialState.COMPLETED, v)
+        provenance = _flagged({"generator": "manual"}, clean, self.parameter_constraints)
+        item = store.NewTrial(clean, "manual", provenance, TrialState.COMPLETED, v)
         return self._db.run(lambda s: self._insert_locked(s, [item]))[0]
 
     def add_observations(
@@ -280,10 +311,11 @@ class Campaign(ModelViews, Corrections):
 
         Every row is validated. With ``on_error="raise"`` (default) nothing is stored if any row
         is bad, and the ImportRowsError lists each bad row and the rule it broke; with
-        ``on_error="skip"`` the valid rows are stored and the rejects returned.
+        ``on_error="skip"`` the valid rows are stored and the rejects returned. Rows that break
+        a parameter constraint are stored and flagged, as by :meth:`add_observation`.
         """
         valid, rejected = parse_rows(data, self.space, self.objective, on_error=on_error)
-        items = _imported(valid)
+        items = _imported(valid, self.parameter_constraints)
         added = self._db.run(lambda s: self._insert_locked(s, items)) if items else []
         return ImportReport(added=added, rejected=rejected)
 
@@ -329,10 +361,13 @@ class Campaign(ModelViews, Corrections):
         """One row per trial: number, state, parameters, outcome, source, generator, timing.
 
         ``state`` is the trial's state, or ``"retracted"`` for a FAILED trial whose value was
-        retracted (``Trial.label``).
+        retracted (``Trial.label``). A campaign with parameter constraints has a ``violates``
+        column too: the constraints a trial's settings break ("" for none), as
+        :meth:`add_observation` flagged them.
         """
         columns = ["number", "state", *self.space.names, self.objective.name, "source", "generator",
                    "reason", "created_at", "finished_at"]  # fmt: skip
+        constrained = bool(self.parameter_constraints)
         rows = [
             {
                 "number": t.number,
@@ -344,10 +379,13 @@ class Campaign(ModelViews, Corrections):
                 "reason": t.reason,
                 "created_at": t.created_at,
                 "finished_at": t.finished_at,
+                **(
+                    {"violates": "; ".join(t.provenance.get("violates", []))} if constrained else {}
+                ),
             }
             for t in self.trials()
         ]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=[*columns, *(["violates"] if constrained else [])])
 
     def __repr__(self) -> str:
         return (
@@ -394,9 +432,10 @@ class Campaign(ModelViews, Corrections):
         )
         rows = data[[*space.names, objective.name]]
         name = check_campaign_name(name)
-        config = build_config(space, objective, **create_options).to_json()
+        built = build_config(space, objective, **create_options)
+        config = built.to_json()
         valid, _ = parse_rows(rows, space, objective, on_error=on_error)
-        items = _imported(valid)
+        items = _imported(valid, built.parameter_constraints)
 
         def work(session: Session) -> store.CampaignRecord:
             record = store.create_campaign(session, name, config)
@@ -413,11 +452,26 @@ class Campaign(ModelViews, Corrections):
         return campaign_html(self)
 
 
-def _imported(valid: Sequence[tuple[dict[str, Any], float]]) -> list[store.NewTrial]:
-    """Validated imported rows as completed trials of source "manual"."""
+def _imported(
+    valid: Sequence[tuple[dict[str, Any], float]],
+    constraints: Sequence[LinearConstraint] = (),
+) -> list[store.NewTrial]:
+    """Validated imported rows as completed trials of source "manual" (flagged as `_flagged`)."""
     return [
         store.NewTrial(
-            params, "manual", {"generator": "manual", "import": True}, TrialState.COMPLETED, v
+            params,
+            "manual",
+            _flagged({"generator": "manual", "import": True}, params, constraints),
+            TrialState.COMPLETED,
+            v,
         )
         for params, v in valid
     ]
+
+
+def _flagged(
+    provenance: dict[str, Any], params: Mapping[str, Any], constraints: Sequence[LinearConstraint]
+) -> dict[str, Any]:
+    """``provenance`` with ``violates``: the constraints a measured point breaks, if any."""
+    broken = violations(params, constraints)
+    return {**provenance, "violates": broken} if broken else provenance

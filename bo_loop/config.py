@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bo_loop.constraints import LinearConstraint, check_constraints
 from bo_loop.exceptions import ConfigFormatError, InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.models import acquisition, surrogates
 from bo_loop.objective import Objective
@@ -20,14 +21,15 @@ from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
 
 #: Version of the config layout. 1: space, objective, surrogate (GP settings empty), seed,
 #: initial_design_size. 2: every setting stored in full, and the acquisition's settings.
-CONFIG_FORMAT = 2
+#: 3: ``parameter_constraints`` (linear constraints over the parameters; none before).
+CONFIG_FORMAT = 3
 
 #: Columns that ``to_dataframe``, exports and round files write beside the parameters and the
 #: outcome: a parameter or objective of the same name would be overwritten there. Refused at
 #: create (``Space`` itself refuses only the first three, so older campaigns still load).
 RESERVED_NAMES = frozenset(
     {"number", "state", "source", "generator", "reason", "created_at", "finished_at", "trial",
-     "note", "campaign"}
+     "note", "campaign", "violates"}
 )  # fmt: skip
 
 #: The longest campaign name.
@@ -87,6 +89,7 @@ class CampaignConfig:
     surrogate_settings: Mapping[str, Any] = field(default_factory=dict)
     acquisition: Mapping[str, Any] = field(default_factory=dict)
     initial_design_size: int | None = None
+    parameter_constraints: tuple[LinearConstraint, ...] = ()
 
     @classmethod
     def build(
@@ -99,6 +102,7 @@ class CampaignConfig:
         surrogate_settings: Mapping[str, Any] | None = None,
         acquisition_settings: Mapping[str, Any] | None = None,
         initial_design_size: object = None,
+        parameter_constraints: object = (),
     ) -> CampaignConfig:
         """Check every part and fill every default.
 
@@ -117,13 +121,14 @@ class CampaignConfig:
             initial_design_size=None
             if size is None
             else check_int(size, "initial_design_size", 1, MAX_DESIGN),
+            parameter_constraints=check_constraints(space, parameter_constraints or ()),  # type: ignore[arg-type]
         )
 
     def with_surrogate(self, name: str, settings: Mapping[str, Any] | None) -> CampaignConfig:
         return CampaignConfig(
             self.space, self.objective, self.seed, name,
             surrogates.resolve_settings(name, settings), self.acquisition,
-            self.initial_design_size,
+            self.initial_design_size, self.parameter_constraints,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -135,17 +140,19 @@ class CampaignConfig:
             "acquisition": dict(self.acquisition),
             "seed": self.seed,
             "initial_design_size": self.initial_design_size,
+            "parameter_constraints": [c.to_config() for c in self.parameter_constraints],
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], campaign: str = "") -> CampaignConfig:
-        """Read a stored config; a format-1 config gets the settings its campaigns ran with.
+        """Read a stored config; a format-1 config gets the settings its campaigns ran with,
+        formats 1 and 2 no parameter constraints.
 
         Raises:
             ConfigFormatError: the format is unknown (written by a newer bo_loop).
         """
         fmt = raw.get("format")
-        if fmt not in (1, CONFIG_FORMAT):
+        if fmt not in (1, 2, CONFIG_FORMAT):
             raise ConfigFormatError(
                 f"Campaign {campaign!r} has config format {fmt!r}, but this bo_loop reads formats "
                 f"1 to {CONFIG_FORMAT}: upgrade bo_loop (pip install -U bo_loop) to open it."
@@ -163,6 +170,9 @@ class CampaignConfig:
             ),
             acquisition=acquisition.resolve_settings(raw.get("acquisition")),
             initial_design_size=raw.get("initial_design_size"),
+            parameter_constraints=tuple(
+                LinearConstraint.from_config(c) for c in raw.get("parameter_constraints", [])
+            ),
         )
 
 

@@ -185,3 +185,15 @@ def test_risk_aversion_errors_are_argument_errors(sqlite_url):
             bl.InvalidArgumentError, match="risk_aversion must be a finite number >= 0"
         ):
             c.recommend(risk_aversion=bad)
+
+
+def test_a_format_2_config_reads_without_parameter_constraints(sqlite_url):
+    create(sqlite_url)
+    config = _stored_config(sqlite_url)
+    assert config["format"] == CONFIG_FORMAT == 3 and config["parameter_constraints"] == []
+    old = {k: v for k, v in config.items() if k != "parameter_constraints"}
+    _store_config(sqlite_url, {**old, "format": 2})
+    bl.storage.dispose(sqlite_url)
+    campaign = bl.Campaign.load("c", storage=sqlite_url)
+    assert campaign.parameter_constraints == ()
+    assert len(campaign.ask(2)) == 2

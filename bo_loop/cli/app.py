@@ -67,6 +67,7 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
             surrogate=parsed.surrogate, surrogate_settings=parsed.surrogate_settings,
             seed=parsed.seed, initial_design_size=parsed.initial_design_size,
             acquisition_settings=parsed.acquisition_settings,
+            parameter_constraints=parsed.parameter_constraints,
         )  # fmt: skip
     except CampaignExistsError:
         raise UserError(
@@ -80,6 +81,10 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
         raise SpecError(f"{spec.name}: {e}") from None
     out.print(f"Created campaign [bold]{parsed.name}[/] in {display_url(where)}", highlight=False)
     out.print(cli_report.space_table(campaign.space))
+    if campaign.parameter_constraints:
+        out.print("Constraints (every proposal satisfies them):")
+        for c in campaign.parameter_constraints:
+            out.print(Text(f"  {c}"))
     out.print(
         f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
         f"{campaign.surrogate}; seed {campaign.seed}"

@@ -28,17 +28,21 @@ from bo_loop.trial import TrialState
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Round file to write: .csv or .xlsx.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def ask(c: Campaign, count: int, output: Path, force: bool) -> None:  # fmt: skip
+@click.option("--fix", "fix", multiple=True, metavar="NAME=VALUE",
+              help="Hold a parameter at a value for this round (repeatable), e.g. --fix temperature=80.")  # fmt: skip
+def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]) -> None:  # fmt: skip
     """Ask for -n new trials; write them to a round file to fill in.
 
     The trials are pending from now on. An existing output file is never overwritten without
     --force (it may hold results typed by hand); this is checked before asking, so a refused
-    command leaves the campaign as it was.
+    command leaves the campaign as it was. Every trial satisfies the campaign's parameter
+    constraints and the --fix values.
     """
     path = round_files.check_output_path(output, force=force, what="round file")
     round_files.check_column_names(c.space, c.objective)
+    fixed = _parse_fix(fix)
     with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
-        trials = c.ask(count)
+        trials = c.ask(count, fixed=fixed or None)
     try:
         round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
     except RoundFileError as e:
@@ -51,12 +55,26 @@ def ask(c: Campaign, count: int, output: Path, force: bool) -> None:  # fmt: ski
         c.space, c.objective, trials, title=f"New trials -> {path}", outcome=False
     )
     out.print(table)
+    for constraint in c.parameter_constraints:
+        out.print(f"Constraint: {constraint}", highlight=False)
     out.print(
         f"Fill in the [bold]{c.objective.name}[/] column of {path} ('failed' and a note if a run "
         f"failed; leave it blank if not run yet), then: "
         f"bo-loop tell {shlex.quote(c.name)} {shlex.quote(str(path))}",
         highlight=False,
     )
+
+
+def _parse_fix(entries: tuple[str, ...]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs as a dict; a VALUE that reads as a number becomes one."""
+    fixed: dict[str, object] = {}
+    for entry in entries:
+        name, sep, text = entry.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"--fix must read NAME=VALUE, but got {entry!r}.")
+        number = round_files.parse_number(text.strip())
+        fixed[name.strip()] = text.strip() if number is None else number
+    return fixed
 
 
 @campaign_command()

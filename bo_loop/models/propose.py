@@ -20,7 +20,8 @@ from torch.quasirandom import SobolEngine
 from bo_loop.exceptions import SpaceError
 from bo_loop.models.acquisition import DEFAULT_SETTINGS as DEFAULT_ACQUISITION
 from bo_loop.models.acquisition import build_acquisition, optimize
-from bo_loop.models.design import default_design_size, design_proposals
+from bo_loop.models.constrained import Region
+from bo_loop.models.design import default_design_size, design_proposals, region_design
 from bo_loop.models.fitting import FITTED_STATE, fit_model, quiet_jitter, torch_threads
 from bo_loop.objective import Objective
 from bo_loop.space import Space, params_key
@@ -46,6 +47,7 @@ def propose(
     settings: Mapping[str, Any],
     acquisition: Mapping[str, Any] = DEFAULT_ACQUISITION,
     design_size: int | None = None,
+    region: Region | None = None,
 ) -> list[Proposal]:
     """Propose ``n`` new points given every stored trial.
 
@@ -63,20 +65,24 @@ def propose(
         acquisition: The acquisition's full settings (`acquisition.RULES`).
         design_size: Completed trials before the surrogate takes over; default
             `default_design_size`.
+        region: The parameter constraints and the values fixed for this ask
+            (`constrained.region_for`); None searches the whole space as before.
     """
     taken: set[Hashable] = {
         params_key(t.params, space) for t in trials if t.state is not TrialState.ABANDONED
     }
     completed = [t for t in trials if t.state is TrialState.COMPLETED]
-    size = design_size if design_size is not None else default_design_size(space)
+    size = design_size if design_size is not None else default_design_size(space, region)
     if len(completed) < max(size, 2):
-        return [
-            Proposal(params, provenance)
-            for params, provenance in design_proposals(space, trials, n, seed=seed, taken=taken)
-        ]
+        design = (
+            design_proposals(space, trials, n, seed=seed, taken=taken)
+            if region is None
+            else region_design(region, trials, n, seed=seed, taken=taken)
+        )
+        return [Proposal(params, provenance) for params, provenance in design]
     return _model_based(
         space, objective, trials, n, seed=seed, surrogate=surrogate, settings=settings,
-        acquisition=acquisition, taken=taken,
+        acquisition=acquisition, taken=taken, region=region,
     )  # fmt: skip
 
 
@@ -91,6 +97,7 @@ def _model_based(
     settings: Mapping[str, Any],
     acquisition: Mapping[str, Any],
     taken: set[Hashable],
+    region: Region | None = None,
 ) -> list[Proposal]:
     fitted = fit_model(space, objective, trials, seed, surrogate, settings)
     # Y in the model's units: EI compares it with the model's predictions.
@@ -100,9 +107,14 @@ def _model_based(
     with torch.random.fork_rng(), torch_threads(len(X)), quiet_jitter():
         torch.manual_seed(this_seed)
         acq, acq_name = build_acquisition(model, X, Y, X_pending, n, this_seed, acquisition)
-        candidates = optimize(acq, space, n, acquisition)
+        if region is None:
+            candidates = optimize(acq, space, n, acquisition)
+        else:
+            candidates = region.optimize(
+                acq, n, acquisition["num_restarts"], acquisition["raw_samples"]
+            )
         candidates = _replace_duplicates(
-            candidates, space, model, X, Y, X_pending, taken, this_seed, acquisition
+            candidates, space, model, X, Y, X_pending, taken, this_seed, acquisition, region
         )
         state = fitted.state
         return _with_provenance(
@@ -124,12 +136,14 @@ def _replace_duplicates(
     taken: set[Hashable],
     seed: int,
     acquisition: Mapping[str, Any],
+    region: Region | None = None,
 ) -> Tensor:
     """Swap any candidate that repeats a tried point (or a batch-mate) for the best untried one.
 
     Rounding onto integer grids, or an optimum on a bound, can land exactly on a tried point. The
-    replacement is the best of a Sobol pool of untried grid points under qLogNEI given everything
-    pending, including the batch-mates already kept.
+    replacement is the best of a Sobol pool of untried grid points (a hit-and-run pool of the
+    region when constrained) under qLogNEI given everything pending, including the batch-mates
+    already kept.
     """
     kept: list[Tensor] = []
     for x, params in zip(candidates, space.decode(candidates), strict=True):
@@ -138,10 +152,14 @@ def _replace_duplicates(
             taken.add(key)
             kept.append(x)
             continue
-        pool = space.from_unit_cube(
-            SobolEngine(space.dim, scramble=True, seed=seed + len(kept)).draw(
-                1024, dtype=torch.float64
+        pool = (
+            space.from_unit_cube(
+                SobolEngine(space.dim, scramble=True, seed=seed + len(kept)).draw(
+                    1024, dtype=torch.float64
+                )
             )
+            if region is None
+            else region.sample(256, seed + len(kept))
         )
         fresh = []
         for p, row in zip(pool, space.decode(pool), strict=True):

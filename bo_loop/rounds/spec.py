@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from bo_loop.constraints import LinearConstraint
 from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
 from bo_loop.space import Categorical, Integer, Parameter, Real
@@ -35,6 +36,7 @@ TOP_KEYS = (
     "seed",
     "initial_design_size",
     "storage",
+    "parameter_constraints",
 )
 REQUIRED_TOP_KEYS = ("name", "parameters", "objective")
 PARAMETER_KEYS = {
@@ -66,6 +68,9 @@ class CampaignSpec:
     storage: str | None = None
     #: The acquisition's settings as written; ``Campaign.create`` checks them.
     acquisition_settings: dict[str, Any] = field(default_factory=dict)
+    #: Each as a string ``"water + ethanol <= 1"`` or ``{coefficients, op, rhs}``; checked
+    #: against the space by ``Campaign.create``.
+    parameter_constraints: list[LinearConstraint] = field(default_factory=list)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -220,6 +225,21 @@ def _surrogate(raw: object) -> tuple[str, dict[str, Any]]:
     return name, dict(_mapping("surrogate.settings", settings))
 
 
+def _constraints(raw: object) -> list[LinearConstraint]:
+    if not isinstance(raw, list):
+        raise SpecError(
+            "parameter_constraints must be a list of constraints like 'water + ethanol <= 1' "
+            f"or {{coefficients: {{water: 1}}, op: '<=', rhs: 1}}, but got {raw!r}."
+        )
+    out = []
+    for i, entry in enumerate(raw):
+        try:
+            out.append(LinearConstraint.from_config(entry))
+        except BoLoopError as e:
+            raise SpecError(f"parameter_constraints[{i}]: {e}") from None
+    return out
+
+
 def parse_spec(data: Mapping[str, Any]) -> CampaignSpec:
     """Check a parsed spec's layout and build its parameters and objective.
 
@@ -266,6 +286,7 @@ def parse_spec(data: Mapping[str, Any]) -> CampaignSpec:
         initial_design_size=data.get("initial_design_size"),
         storage=storage,
         acquisition_settings=acquisition,
+        parameter_constraints=_constraints(data.get("parameter_constraints", [])),
     )
 
 

@@ -398,3 +398,84 @@ def test_init_refuses_an_in_memory_database(tmp_path, storage):
     assert result.exit_code == 1
     assert "needs a database that outlives the command" in result.stderr
     assert f"but got {storage!r}" in result.stderr
+
+
+MIXTURE_SPEC = """\
+name: blend
+objective: yield
+parameters:
+  - {name: water, type: real, low: 0, high: 1}
+  - {name: ethanol, type: real, low: 0, high: 1}
+  - {name: glycerol, type: real, low: 0, high: 1}
+  - {name: temperature, type: real, low: 20, high: 90}
+parameter_constraints:
+  - "water + ethanol + glycerol == 1"
+  - {coefficients: {ethanol: 1, temperature: 0.01}, op: "<=", rhs: 1.2}
+"""
+
+
+def test_init_reads_and_shows_parameter_constraints(sqlite_url, tmp_path):
+    spec = tmp_path / "blend.yaml"
+    spec.write_text(MIXTURE_SPEC)
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert "water + ethanol + glycerol == 1" in result.stdout
+    assert "ethanol + 0.01*temperature <= 1.2" in result.stdout
+    campaign = bl.Campaign.load("blend", storage=sqlite_url)
+    assert [str(c) for c in campaign.parameter_constraints] == [
+        "water + ethanol + glycerol == 1", "ethanol + 0.01*temperature <= 1.2",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        ('"water + oil <= 1"', r"parameter_constraints\[0\]|names 'oil'"),
+        (
+            "{coefficients: {water: 1}, op: '<', rhs: 1}",
+            r"parameter_constraints\[0\]: .*but got '<'",
+        ),
+        ('"water + ethanol >= 3"', r"must leave some point"),
+    ],
+)
+def test_bad_parameter_constraints_in_a_spec_are_refused(
+    sqlite_url, tmp_path, constraints, message
+):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        MIXTURE_SPEC.split("parameter_constraints:")[0]
+        + f"parameter_constraints:\n  - {constraints}\n"
+    )
+    result = invoke("init", spec, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert re.search(message, result.stderr), result.stderr
+    assert not os.path.exists(sqlite_url.removeprefix("sqlite:///"))  # nothing created
+
+
+def test_ask_fix_holds_a_parameter_for_the_round_and_shows_the_constraints(sqlite_url, tmp_path):
+    spec = tmp_path / "blend.yaml"
+    spec.write_text(MIXTURE_SPEC)
+    assert invoke("init", spec, "--storage", sqlite_url).exit_code == 0
+    out = tmp_path / "round.csv"
+    result = invoke(
+        "ask", "blend", "-n", "3", "-o", out, "--fix", "temperature=80", "--storage", sqlite_url
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Constraint: water + ethanol + glycerol == 1" in result.stdout
+    frame = pd.read_csv(out)
+    assert frame["temperature"].tolist() == [80.0] * 3
+    assert (frame["water"] + frame["ethanol"] + frame["glycerol"] - 1).abs().max() <= 1e-9
+    result = invoke(
+        "ask",
+        "blend",
+        "-o",
+        tmp_path / "r2.csv",
+        "--fix",
+        "temperature=95",
+        "--storage",
+        sqlite_url,
+    )
+    assert (
+        result.exit_code == 1
+        and "'temperature' must lie in [20.0, 90.0], but got 95.0" in result.stderr
+    )
