@@ -236,13 +236,15 @@ def compare(
         max_points: See ``cross_validate``.
         seed: The same folds for every surrogate.
     """
-    n = len(_data(source).X)
+    # Read the campaign once: every surrogate is scored on the same rows.
+    data = _data(source)
+    n = len(data.X)
     if max_points is not None:
         n = min(n, max_points)
     folds = min(folds, n) if isinstance(folds, int) and not isinstance(folds, bool) else folds
     results = {
         name: cross_validate(
-            source,
+            data,
             name,
             folds,
             settings=(settings or {}).get(name),
