@@ -206,3 +206,14 @@ def test_single_objective_with_bounds_refuses_outside_and_clips_predictions(sqli
     assert predicted["mean"].between(0.0, 100.0).all()
     rec = campaign.recommend()
     assert 0.0 <= rec.lower <= rec.mean <= rec.upper <= 100.0
+
+
+def test_notebook_summaries_show_every_outcome_and_the_feasible_front(sqlite_url):
+    campaign = create(sqlite_url)
+    a, b = campaign.ask(2)
+    campaign.tell(a.number, {"yield": 81.0, "cost": 3.0, "purity": 96.0})
+    campaign.tell(b.number, {"yield": 77.0})
+    html = campaign._repr_html_()
+    assert "minimize <code>cost</code>" in html and "purity &gt;= 95" in html
+    assert "Feasible Pareto front: 1 trial(s)" in html
+    assert "awaiting cost, purity" in campaign.trial(b.number)._repr_html_()
