@@ -155,3 +155,26 @@ def test_reference_point_from_bounds_else_inferred_from_the_feasible_front():
         (bl.Objective("a", bounds=(0, 1)), bl.Objective("b", "minimize", bounds=(0, 5)))
     )
     assert multi_objective.reference_point(bounded, []) == [0.0, -5.0]
+
+
+@pytest.mark.parametrize("surrogate", ["gp", "dngo"])
+def test_constrained_proposals_go_to_the_feasible_optimum_not_the_unconstrained_one(
+    sqlite_url, surrogate
+):
+    # y = 10 x is best at x = 1, but purity = 100 - 10 x >= 95 holds only for x <= 0.5.
+    campaign = bl.Campaign.create(
+        "c", [bl.Real("x", 0, 1)], objectives=[bl.Objective("y")],
+        outcome_constraints=[bl.OutcomeConstraint("purity", ">=", 95.0)], storage=sqlite_url,
+        seed=0, initial_design_size=6, surrogate=surrogate,
+        surrogate_settings=SURROGATES[surrogate], acquisition_settings=CHEAP,
+    )  # fmt: skip
+    proposed = []
+    for k in range(9):
+        (t,) = campaign.ask(1)
+        x = t.params["x"]
+        campaign.tell(t.number, {"y": 10 * x, "purity": 100 - 10 * x})
+        if k >= 6:
+            proposed.append(x)
+    assert all(0.35 <= x <= 0.6 for x in proposed), proposed
+    best = campaign.best()
+    assert best is not None and best.params["x"] <= 0.5
