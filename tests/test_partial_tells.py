@@ -217,3 +217,36 @@ def test_notebook_summaries_show_every_outcome_and_the_feasible_front(sqlite_url
     assert "minimize <code>cost</code>" in html and "purity &gt;= 95" in html
     assert "Feasible Pareto front: 1 trial(s)" in html
     assert "awaiting cost, purity" in campaign.trial(b.number)._repr_html_()
+
+
+def test_two_colleagues_telling_different_outcomes_at_once_lose_nothing(storage_url):
+    import threading
+
+    create(storage_url)
+    numbers = [t.number for t in bl.Campaign.load("rig", storage=storage_url).ask(4)]
+    parts = [{"yield": 70.0, "cost": 2.0}, {"purity": 96.0}]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def colleague(part: dict) -> None:
+        mine = bl.Campaign.load("rig", storage=storage_url)  # each opens the campaign anew
+        try:
+            for n in numbers:
+                barrier.wait(timeout=60)
+                mine.tell(n, part)
+        except BaseException as e:  # reported below: a thread's exception is otherwise lost
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=colleague, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    campaign = bl.Campaign.load("rig", storage=storage_url)
+    for n in numbers:
+        trial = campaign.trial(n)
+        assert trial.state is bl.TrialState.COMPLETED
+        assert trial.values == {"yield": 70.0, "cost": 2.0, "purity": 96.0}
+    assert campaign.verify() == []
