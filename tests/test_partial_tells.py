@@ -250,3 +250,21 @@ def test_two_colleagues_telling_different_outcomes_at_once_lose_nothing(storage_
         assert trial.state is bl.TrialState.COMPLETED
         assert trial.values == {"yield": 70.0, "cost": 2.0, "purity": 96.0}
     assert campaign.verify() == []
+
+
+def test_from_dataframe_with_several_outcomes(sqlite_url):
+    frame = pd.DataFrame(
+        {"x": [0.1, 0.5, 0.9], "n": [1, 3, 5], "yield": [50.0, 60.0, 70.0],
+         "cost": [1.0, 2.0, None], "purity": [96.0, 94.0, 97.0]}
+    )  # fmt: skip
+    campaign = bl.Campaign.from_dataframe(
+        "hist", frame, objectives=OBJECTIVES, outcome_constraints=[PURITY], storage=sqlite_url
+    )
+    assert campaign.space.names == ["x", "n"]
+    states = [t.state for t in campaign.trials()]
+    assert states == [bl.TrialState.COMPLETED, bl.TrialState.COMPLETED, bl.TrialState.PENDING]
+    assert [t.number for t in campaign.pareto_front()] == [0]  # trial 1 breaks purity >= 95
+    with pytest.raises(bl.ObjectiveError, match="not both"):
+        bl.Campaign.from_dataframe(
+            "other", frame, "yield", objectives=OBJECTIVES, storage=sqlite_url
+        )
