@@ -177,7 +177,7 @@ def timing_cases(storage: str, rows: list[dict[str, Any]]) -> None:
 
 
 #: Subset sizes compared by ``--sweep`` (hyperparameters fitted on, posterior conditioned on).
-SWEEP = ((200, 2000), (400, 2000), (800, 2000), (400, 800))
+SWEEP = ((200, 2000), (400, 2000), (800, 2000), (300, 1000))
 
 
 def accuracy_case(storage: str, sweep: bool = False) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import bo_loop as bl
-from bo_loop.models.surrogates import gp, resolve_settings
+from bo_loop.models.surrogates import gp, resolve_settings, stored_settings
 from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
 from bo_loop.models.surrogates.gp_subset import select_rows, uses_subset
 
@@ -71,7 +71,7 @@ def test_the_switch_follows_exact_max_rows():
 def test_the_default_rule_is_stored_with_the_campaign_and_a_bad_value_refused(sqlite_url):
     campaign = bl.Campaign.create("c", [bl.Real("x", 0, 1)], "y", storage=sqlite_url)
     stored = campaign.config.to_json()["surrogate"]["settings"]
-    assert stored["exact_max_rows"] == gp.DEFAULT_SETTINGS["exact_max_rows"] == 1000
+    assert stored["exact_max_rows"] == gp.DEFAULT_SETTINGS["exact_max_rows"] == 500
     assert {"fit_rows", "condition_rows", "near_incumbent_share"} <= set(stored)
     with pytest.raises(bl.SettingsError, match=r"'exact_max_rows' .* >= 2.*exact_max_rows=1"):
         bl.Campaign.create(
@@ -97,3 +97,10 @@ def test_a_campaign_fits_on_the_subset_its_stored_settings_name(sqlite_url):
     assert all(tuple(r) in observed for r in fitted.baseline.tolist())
     campaign.set_surrogate("gp", {"exact_max_rows": None})
     assert bl.Campaign.load("big", storage=sqlite_url).fitted_model().baseline.shape == (50, 3)
+
+
+def test_a_campaign_stored_before_the_rule_keeps_its_exact_gp():
+    assert resolve_settings("gp", {})["exact_max_rows"] == 500
+    assert stored_settings("gp", {})["exact_max_rows"] is None
+    assert stored_settings("gp", {"exact_max_rows": 40})["exact_max_rows"] == 40
+    assert stored_settings("dngo", {}) == resolve_settings("dngo", {})
