@@ -40,6 +40,7 @@ import bo_loop as bl
 from bo_loop.infer import infer_space
 from bo_loop.models.fitting import fit_model
 from bo_loop.models.recommend import predict_rows, recommend_point
+from bo_loop.models.surrogates import gp
 
 SMOKE = os.environ.get("SMOKE_TEST") == "1"
 PRODUCTION_ROWS = 300 if SMOKE else 2000
@@ -151,11 +152,11 @@ def timing_cases(storage: str, rows: list[dict[str, Any]]) -> None:
 
     big = synthetic_data(SYNTHETIC_ROWS)
     m = len(big)
-    space = [
+    space: list[bl.Real | bl.Integer | bl.Categorical] = [
         bl.Real("x1", 0, 1),
         bl.Real("x2", 0, 1),
         bl.Integer("k", 0, 4),
-        bl.Categorical("c", ["A", "B", "C"]),
+        bl.Categorical("c", ("A", "B", "C")),
     ]
 
     def import_big() -> bl.Campaign:
@@ -232,14 +233,19 @@ def accuracy_case(storage: str, sweep: bool = False) -> list[dict[str, Any]]:
     return out
 
 
-def write_report(path: Path, rows: list[dict[str, Any]], accuracy: list[dict[str, Any]]) -> None:
+def write_report(
+    path: Path, rows: list[dict[str, Any]], accuracy: list[dict[str, Any]], argv: list[str]
+) -> None:
     lines = [
         "# Large histories (issue 14, part 3)",
         "",
         f"Written by `{'SMOKE_TEST=1 ' if SMOKE else ''}nice -n 10 env OMP_NUM_THREADS=1 "
-        f"python -m experiments.large_history` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"python -m experiments.large_history{''.join(' ' + a for a in argv)}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} CPUs shared with other sessions: wall seconds are inflated by their "
         "load, CPU seconds (this process, one thread) are what an idle machine would take.",
+        "",
+        f"Default GP settings: {gp.DEFAULT_SETTINGS if not SMOKE else SMOKE_GP}.",
         "",
         "| operation | wall s | CPU s | load avg (1 min) |",
         "|---|---:|---:|---:|",
@@ -279,7 +285,9 @@ def main(argv: list[str] | None = None) -> None:
         accuracy = (
             [] if args.skip_accuracy else accuracy_case(f"sqlite:///{tmp}/acc.db", args.sweep)
         )
-    write_report(args.out, rows, accuracy)
+    names = ("sweep", "skip_accuracy", "skip_timing")
+    flags = [f"--{k.replace('_', '-')}" for k in names if getattr(args, k)]
+    write_report(args.out, rows, accuracy, flags)
 
 
 if __name__ == "__main__":

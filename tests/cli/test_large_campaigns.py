@@ -15,7 +15,7 @@ from bo_loop.cli import cli, common, progress
 from bo_loop.cli.compact import PENDING_LISTED, SPARK_WIDTH, pending_line, sampled
 
 ROWS = 3000
-SPACE = [bl.Real("x", 0.0, 10.0), bl.Integer("k", 0, 4)]
+SPACE: list[bl.Real | bl.Integer] = [bl.Real("x", 0.0, 10.0), bl.Integer("k", 0, 4)]
 
 
 def invoke(*args: object):
