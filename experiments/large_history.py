@@ -18,6 +18,7 @@ are what an idle machine would take on one thread; the load average is printed b
 
     nice -n 10 env OMP_NUM_THREADS=1 python -m experiments.large_history   # results/large_history.md
     SMOKE_TEST=1 python -m experiments.large_history --out /tmp/lh.md       # small and quick
+    python -m experiments.large_history --threshold --out experiments/results/large_history_threshold.md
 """
 
 from __future__ import annotations
@@ -142,6 +143,22 @@ def production_timings(
             rows,
             lambda: campaign.predict(data),
         )
+
+
+#: Sizes at which ``--threshold`` times the exact GP's fit (where ``exact_max_rows`` should be).
+THRESHOLD_SIZES = (250, 500, 1000) if not SMOKE else (100, 200)
+
+
+def threshold_timings(storage: str, rows: list[dict[str, Any]]) -> None:
+    """The exact GP's fit on the first n production rows, and the default GP's at the same n."""
+    for n in THRESHOLD_SIZES:
+        data = production_data(n)
+        for label, settings in (("exact GP", EXACT_GP), ("subset GP", {"exact_max_rows": 2})):
+            campaign = bl.Campaign.from_dataframe(
+                f"t{n}-{label.split()[0]}", data, "yield", storage=storage,
+                surrogate_settings={**SMOKE_GP, **settings},
+            )  # fmt: skip
+            timed(f"{n} rows: fitted_model ({label})", rows, campaign.fitted_model)
 
 
 def timing_cases(storage: str, rows: list[dict[str, Any]]) -> None:
@@ -277,15 +294,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-accuracy", action="store_true", help="Only the timings.")
     parser.add_argument("--skip-timing", action="store_true", help="Only the accuracy.")
     parser.add_argument("--sweep", action="store_true", help=f"Accuracy of subset sizes {SWEEP}.")
+    parser.add_argument(
+        "--threshold", action="store_true",
+        help=f"Only time exact and subset fits at {THRESHOLD_SIZES} rows.",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_timing:
-            timing_cases(f"sqlite:///{tmp}/timing.db", rows)
-        accuracy = (
-            [] if args.skip_accuracy else accuracy_case(f"sqlite:///{tmp}/acc.db", args.sweep)
-        )
-    names = ("sweep", "skip_accuracy", "skip_timing")
+        accuracy: list[dict[str, Any]] = []
+        if args.threshold:
+            threshold_timings(f"sqlite:///{tmp}/threshold.db", rows)
+        else:
+            if not args.skip_timing:
+                timing_cases(f"sqlite:///{tmp}/timing.db", rows)
+            if not args.skip_accuracy:
+                accuracy = accuracy_case(f"sqlite:///{tmp}/acc.db", args.sweep)
+    names = ("sweep", "skip_accuracy", "skip_timing", "threshold")
     flags = [f"--{k.replace('_', '-')}" for k in names if getattr(args, k)]
     write_report(args.out, rows, accuracy, flags)
 

@@ -48,9 +48,9 @@ from bo_loop.models.surrogates.gp_subset import fit_subset_gp, uses_subset
 #:   it (`gp_subset`), the hyperparameters are fitted on ``fit_rows`` rows and the posterior is
 #:   conditioned on ``condition_rows`` rows, each subset a ``near_incumbent_share`` of rows
 #:   nearest the best observation and the rest space-filling. An exact fit of the 2,000-row
-#:   production data took 54 s of CPU, 8.7 s at 1,000 rows and 2.2 s at 500; the subset fit at
+#:   production data took 54 s of CPU, 9.2 s at 1,000 rows and 1.7 s at 500; the subset fit at
 #:   2,000 rows 2.5 s, with a held-out RMSE no worse than the exact GP's (0.226 against 0.231;
-#:   experiments/results/large_history.md). Campaigns stored before this setting existed read it
+#:   experiments/results/large_history*.md). Campaigns stored before this setting existed read it
 #:   as null (`surrogates.stored_settings`): they keep proposing as they did.
 RULES: Rules = {
     "kernel": ("matern_gamma", one_of("matern_gamma", "rbf_dim_scaled")),
