@@ -271,18 +271,21 @@ def write_report(
             for r in rows
         ),
         "",
-        f"## Accuracy on held-out rows ({HELD_OUT:.0%} of the production rows, seeded split)",
-        "",
-        "| model | train rows | test rows | RMSE | mean log pred. density | ±2 sd coverage | "
-        "fit + predict CPU s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        *(
-            f"| {a['model']} | {a['train']} | {a['test']} | {a['rmse']:.4g} | {a['mlpd']:.4g} | "
-            f"{a['coverage_2sd']:.3f} | {a['cpu_s']:.2f} |"
-            for a in accuracy
-        ),
-        "",
     ]
+    if accuracy:
+        lines += [
+            f"## Accuracy on held-out rows ({HELD_OUT:.0%} of the production rows, seeded split)",
+            "",
+            "| model | train rows | test rows | RMSE | mean log pred. density | ±2 sd coverage | "
+            "fit + predict CPU s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *(
+                f"| {a['model']} | {a['train']} | {a['test']} | {a['rmse']:.4g} | "
+                f"{a['mlpd']:.4g} | {a['coverage_2sd']:.3f} | {a['cpu_s']:.2f} |"
+                for a in accuracy
+            ),
+            "",
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     print(f"wrote {path}")
