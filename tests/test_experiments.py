@@ -99,3 +99,20 @@ def test_dngo_scaling_smoke_times_every_case() -> None:
     assert all(r["ask_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
     text = (ROOT / "experiments" / "results" / "dngo_scaling_smoke.md").read_text()
     assert "Through the campaign" in text and "(target <= 12)" in text
+
+
+@pytest.mark.slow
+def test_large_history_smoke_times_every_operation_and_scores_both_gps(tmp_path: Path) -> None:
+    out = tmp_path / "large_history.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.large_history", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "SMOKE_TEST": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    for operation in ("fit (default GP)", "fit (exact GP)", "Campaign.load + to_dataframe",
+                      "ask(1)", "ask(4)"):  # fmt: skip
+        assert operation in text
+    assert "| default GP (subset) |" in text and "| exact GP |" in text
+    assert "SMOKE_TEST=1" in text and "load avg" in text

@@ -30,9 +30,11 @@ from bo_loop.trial import TrialState
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @storage_option
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress indicator while fitting or importing (it shows only at a terminal).")  # fmt: skip
 @click.version_option(package_name="bo_loop", prog_name="bo-loop")
 @click.pass_context
-def cli(ctx: click.Context, storage: str | None) -> None:
+def cli(ctx: click.Context, storage: str | None, quiet: bool) -> None:
     """Bayesian-optimisation campaigns: ask for experiments, run them, tell the results.
 
     \b
@@ -42,7 +44,7 @@ def cli(ctx: click.Context, storage: str | None) -> None:
       bo-loop tell rig-yield round-07.csv            # checks every row, records all or none
       bo-loop status rig-yield
     """
-    ctx.obj = {"storage": storage}
+    ctx.obj = {"storage": storage, "quiet": quiet}
 
 
 # -- creating and opening --------------------------------------------------------------------

@@ -9,7 +9,9 @@ from rich.text import Text
 
 from bo_loop.campaign import Campaign
 from bo_loop.cli import report as cli_report
-from bo_loop.cli.common import campaign_command, err, out
+from bo_loop.cli.common import campaign_command, out
+from bo_loop.cli.compact import pending_line, sampled
+from bo_loop.cli.progress import working
 from bo_loop.rounds import files as round_files
 from bo_loop.trial import TrialState
 
@@ -33,12 +35,12 @@ def status(c: Campaign) -> None:
                        f"{cli_report.fmt(best.value)} ({settings})", style="bold"))  # fmt: skip
         history = cli_report.best_so_far(c.objective, trials)
         bests = [h[2] for h in history]
-        out.print(f"Best so far, per result: {cli_report.sparkline(bests)}  "
+        out.print(f"Best so far, per result: {cli_report.sparkline(sampled(bests))}  "
                   f"{cli_report.fmt(bests[0])} -> {cli_report.fmt(bests[-1])}")  # fmt: skip
         out.print(cli_report.convergence_table(c.objective, history))
-    waiting = [str(t.number) for t in trials if t.state is TrialState.PENDING]
+    waiting = [t.number for t in trials if t.state is TrialState.PENDING]
     if waiting:
-        out.print(f"Pending trials: {', '.join(waiting)}")
+        out.print(pending_line(waiting))
 
 
 @campaign_command()
@@ -56,7 +58,7 @@ def best(c: Campaign) -> None:
               help="0 picks the best predicted mean; k > 0 the best of mean -/+ k sd.")  # fmt: skip
 def recommend(c: Campaign, risk_aversion: float) -> None:
     """The surrogate's best settings, with mean, sd, 95% interval."""
-    with err.status("Fitting the surrogate..."):
+    with working("Fitting the surrogate..."):
         rec = c.recommend(risk_aversion=risk_aversion)
     out.print(cli_report.recommendation_table(c.space, c.objective, rec))
 

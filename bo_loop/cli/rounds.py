@@ -15,6 +15,8 @@ from rich.text import Text
 from bo_loop.campaign import MAX_ASK, Campaign
 from bo_loop.cli import report as cli_report
 from bo_loop.cli.common import campaign_command, err, out
+from bo_loop.cli.compact import added_summary
+from bo_loop.cli.progress import working
 from bo_loop.exceptions import BoLoopError
 from bo_loop.rounds import files as round_files
 from bo_loop.rounds import tell as round_tell
@@ -41,7 +43,7 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
     path = round_files.check_output_path(output, force=force, what="round file")
     round_files.check_column_names(c.space, c.objective)
     fixed = _parse_fix(fix)
-    with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
+    with working(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count, fixed=fixed or None)
     try:
         round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
@@ -144,11 +146,11 @@ def add(c: Campaign, file: Path) -> None:
     """
     frame = round_files.read_measurements(file)
     try:
-        report = c.add_observations(frame)
+        with working(f"Checking and storing {len(frame)} row(s) from {file.name}..."):
+            report = c.add_observations(frame)
     except BoLoopError as e:
         raise RoundFileError(f"{file.name}: {e}") from None
-    title = f"Added from {file.name}"
-    out.print(cli_report.trials_table(c.space, c.objective, report.added, title=title))
+    added_summary(c.space, c.objective, report.added, file.name)
     out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
 
 

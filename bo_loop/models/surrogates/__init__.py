@@ -41,6 +41,23 @@ def get(name: object) -> Surrogate:
     return SURROGATES[name]
 
 
+#: Settings added after campaigns were first stored, with the value that keeps such a campaign
+#: proposing as it did: a stored GP config without ``exact_max_rows`` ran an exact GP at any size.
+ADDED_SETTINGS: dict[str, dict[str, Any]] = {"gp": {"exact_max_rows": None}}
+
+
+def stored_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The full settings of a stored campaign: like `resolve_settings`, except that a setting
+    added after the campaign was stored (`ADDED_SETTINGS`) takes the value it ran with.
+
+    Raises:
+        SettingsError: as `resolve_settings`.
+    """
+    if isinstance(settings, Mapping) and isinstance(name, str):
+        settings = {**ADDED_SETTINGS.get(name, {}), **settings}
+    return resolve_settings(name, settings)
+
+
 def resolve_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The full, checked settings of surrogate ``name``: its defaults updated by ``settings``.
 
@@ -50,4 +67,7 @@ def resolve_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str,
     return _settings.resolve(f"surrogate {name!r}", get(name).rules, settings)
 
 
-__all__ = ["SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings"]
+__all__ = [
+    "ADDED_SETTINGS", "SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings",
+    "stored_settings",
+]  # fmt: skip
