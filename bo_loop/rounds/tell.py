@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from bo_loop.campaign import Campaign
 from bo_loop.exceptions import BoLoopError, TrialNotFoundError, TrialStateError
 from bo_loop.objective import Objective
+from bo_loop.rounds.cells import REL_TOLERANCE, Problem, cell_number, cell_text, param_problem
 from bo_loop.rounds.files import (
     CAMPAIGN_COLUMN,
     NOTE_COLUMN,
@@ -23,32 +24,14 @@ from bo_loop.rounds.files import (
     RoundFileError,
     Sheet,
     is_blank,
-    parse_number,
 )
-from bo_loop.space import Categorical, Integer, Real, Space
+from bo_loop.space import Space
 from bo_loop.trial import Trial, TrialState
 
 FAIL_MARKERS = frozenset({"failed", "fail"})
 ABANDON_MARKERS = frozenset({"abandoned", "abandon"})
 
-#: A float parameter cell matches the stored value within this relative difference...
-REL_TOLERANCE = 1e-9
-#: ...or within this fraction of the parameter's range ``high - low`` (in the parameter's own
-#: units, also when ``log=True``). Spreadsheets write back fewer digits than bo_loop wrote
-#: (Excel's "General" format keeps 6 to 11 significant digits, and a technician may format the
-#: column with 2 decimals): 1/1000 of the range (0.1 for 20..120) lets such rounding through
-#: while a real edit of a setting is refused.
-SPAN_TOLERANCE = 1e-3
-
 Action = Literal["tell", "fail", "abandon", "pending", "recorded", "comment", "error"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One rule a row broke: a few words for the report table, and the full sentence."""
-
-    short: str
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -89,79 +72,6 @@ class RowPlan:
         return "".join(f"\n    - {p.detail}" for p in self.problems)
 
 
-def _text(cell: Cell) -> str:
-    if is_blank(cell):
-        return ""
-    if isinstance(cell, float) and cell.is_integer() and abs(cell) < 1e15:
-        return repr(cell)
-    return str(cell)
-
-
-def _number(cell: Cell) -> float | None:
-    if isinstance(cell, bool) or cell is None:
-        return None
-    if isinstance(cell, int | float):
-        return float(cell)
-    if isinstance(cell, str):
-        return parse_number(cell)
-    return None
-
-
-def _tolerance(p: Real) -> float:
-    return SPAN_TOLERANCE * (p.high - p.low)
-
-
-def _same_real(p: Real, a: float, b: float) -> bool:
-    return abs(a - b) <= max(REL_TOLERANCE * max(abs(a), abs(b)), _tolerance(p))
-
-
-def _same_choice(p: Categorical, cell: Cell, stored: Any) -> bool:
-    # A spreadsheet may hand back the choice 4 as "4.0", or True as "TRUE": try those readings too.
-    readings: list[Any] = [cell]
-    if isinstance(cell, str):
-        readings.append(_number(cell))
-        if cell.strip().casefold() in ("true", "false"):
-            readings.append(cell.strip().casefold() == "true")
-    want = p.index(stored)
-    for reading in readings:
-        try:
-            if reading is not None and p.index(reading) == want:
-                return True
-        except BoLoopError:
-            continue
-    return False
-
-
-def _param_problem(p: Real | Integer | Categorical, cell: Cell, stored: Any) -> Problem | None:
-    """Why a parameter cell does not show the stored value, or None when it does."""
-    if isinstance(p, Categorical):
-        same = not is_blank(cell) and _same_choice(p, cell, stored)
-    else:
-        v = _number(cell)
-        if v is None or not math.isfinite(v):
-            same = False
-        elif isinstance(p, Integer):
-            same = v == float(stored)
-        else:
-            same = _same_real(p, v, float(stored))
-    if same:
-        return None
-    shown = "blank" if is_blank(cell) else repr(_text(cell))
-    within = (
-        f", more than {_tolerance(p):.3g} (1/1000 of its range {p.low!r}..{p.high!r}) away; "
-        "a spreadsheet's rounding within that is accepted"
-        if isinstance(p, Real) and _number(cell) is not None
-        else ""
-    )
-    return Problem(
-        f"{p.name} changed",
-        f"{p.name!r} was edited: the file says {shown} but the trial was asked at {stored!r}"
-        f"{within}. "
-        "A trial's settings cannot change: put the asked value back, or, if the rig really ran "
-        "at other settings, write 'abandoned' as the result and record the run with `bo-loop add`",
-    )
-
-
 def _result(cell: Cell, objective: Objective) -> tuple[Action, float | None, Problem | None]:
     """Classify a result cell: (action, value, problem)."""
     if is_blank(cell):
@@ -170,10 +80,10 @@ def _result(cell: Cell, objective: Objective) -> tuple[Action, float | None, Pro
         return "fail", None, None
     if isinstance(cell, str) and cell.strip().casefold() in ABANDON_MARKERS:
         return "abandon", None, None
-    raw = _number(cell)
+    raw = cell_number(cell)
     if raw is None:
         detail = (
-            f"the result {_text(cell)!r} is not a number (write a number with a decimal point, "
+            f"the result {cell_text(cell)!r} is not a number (write a number with a decimal point, "
             f"'failed' with the reason in {NOTE_COLUMN!r}, 'abandoned', or leave it blank)"
         )
         return "error", None, Problem("result not a number", detail)
@@ -183,7 +93,7 @@ def _result(cell: Cell, objective: Objective) -> tuple[Action, float | None, Pro
         return (
             "error",
             None,
-            Problem("result refused", f"the result {_text(cell)!r} is refused: {e}"),
+            Problem("result refused", f"the result {cell_text(cell)!r} is refused: {e}"),
         )
 
 
@@ -206,16 +116,16 @@ def _check_campaign(sheet: Sheet, campaign: str) -> None:
         return
     for row, cells in sheet.rows:
         cell = cells[CAMPAIGN_COLUMN]
-        if not is_blank(cell) and _text(cell).strip() != campaign:
+        if not is_blank(cell) and cell_text(cell).strip() != campaign:
             raise RoundFileError(
-                f"{sheet.name} was written for campaign {_text(cell).strip()!r} (row {row}), but "
+                f"{sheet.name} was written for campaign {cell_text(cell).strip()!r} (row {row}), but "
                 f"is being told to campaign {campaign!r}; nothing was recorded. A round file can "
                 f"only be told to the campaign that asked for it (its {CAMPAIGN_COLUMN!r} column)."
             )
 
 
 def _trial_number(cell: Cell) -> int | None:
-    n = _number(cell)
+    n = cell_number(cell)
     return int(n) if n is not None and n.is_integer() and n >= 0 else None
 
 
@@ -254,8 +164,8 @@ def plan_tell(
 
     plans: list[RowPlan] = []
     for (row, cells), number in zip(sheet.rows, numbers, strict=True):
-        result = _text(cells[objective.name])
-        note = None if is_blank(cells.get(NOTE_COLUMN)) else _text(cells.get(NOTE_COLUMN))
+        result = cell_text(cells[objective.name])
+        note = None if is_blank(cells.get(NOTE_COLUMN)) else cell_text(cells.get(NOTE_COLUMN))
         if note and all(is_blank(cells[c]) for c in (TRIAL_COLUMN, *space.names, objective.name)):
             # A comment typed on a row of its own (e.g. under the trials) is no trial: skip it.
             plans.append(
@@ -265,7 +175,7 @@ def plan_tell(
         problems: list[Problem] = []
         trial = None if number is None else by_number.get(number)
         if number is None:
-            shown = _text(cells[TRIAL_COLUMN]) or "(blank)"
+            shown = cell_text(cells[TRIAL_COLUMN]) or "(blank)"
             problems.append(Problem("bad trial number",
                                     f"the trial number {shown!r} is not a whole number >= 0"))  # fmt: skip
         elif trial is None:
@@ -277,7 +187,7 @@ def plan_tell(
                                     f"trial {number} appears in more than one row (rows {others}): keep one"))  # fmt: skip
         if trial is not None:
             for p in space.parameters:
-                problem = _param_problem(p, cells[p.name], trial.params[p.name])
+                problem = param_problem(p, cells[p.name], trial.params[p.name])
                 if problem:
                     problems.append(problem)
         action, value, problem = _result(cells[objective.name], objective)
