@@ -8,6 +8,7 @@ import click
 from rich.text import Text
 
 from bo_loop.campaign import Campaign
+from bo_loop.cli import outcomes as outcome_views
 from bo_loop.cli import report as cli_report
 from bo_loop.cli.common import campaign_command, err, out
 from bo_loop.rounds import files as round_files
@@ -16,22 +17,31 @@ from bo_loop.trial import TrialState
 
 @campaign_command()
 def status(c: Campaign) -> None:
-    """Trials by state, best so far, and its progress."""
+    """Trials by state, best so far, and its progress (several objectives: the Pareto front)."""
     trials = c.trials()
+    if outcome_views.several_objectives(c):
+        outcome_views.status_several(c, trials, cli_report.counts_line(trials))
+        return
+    constraints = "".join(f"; {k}" for k in c.outcome_constraints)
     out.print(
-        f"[bold]{c.name}[/]: {c.objective.goal} {c.objective.name!r}, {len(c.space)} parameters, "
+        f"[bold]{c.name}[/]: {c.objective.goal} {c.objective.name!r}{constraints}, "
+        f"{len(c.space)} parameters, "
         f"surrogate {c.surrogate}, storage {c.storage}",
         highlight=False,
     )
     out.print(cli_report.counts_line(trials))
+    for line in [outcome_views.feasibility_line(c, trials), *outcome_views.partial_lines(trials)]:
+        if line:
+            out.print(line, highlight=False)
     best = c.best()
     if best is None:
-        out.print("No result yet.")
+        out.print("No feasible result yet." if c.outcome_constraints else "No result yet.")
     else:
         settings = ", ".join(f"{n}={cli_report.fmt(best.params[n])}" for n in c.space.names)
         out.print(Text(f"Best so far: trial {best.number}, {c.objective.name} = "
                        f"{cli_report.fmt(best.value)} ({settings})", style="bold"))  # fmt: skip
-        history = cli_report.best_so_far(c.objective, trials)
+        feasible = c.is_feasible if c.outcome_constraints else None
+        history = cli_report.best_so_far(c.objective, trials, feasible)
         bests = [h[2] for h in history]
         out.print(f"Best so far, per result: {cli_report.sparkline(bests)}  "
                   f"{cli_report.fmt(bests[0])} -> {cli_report.fmt(bests[-1])}")  # fmt: skip
@@ -43,7 +53,10 @@ def status(c: Campaign) -> None:
 
 @campaign_command()
 def best(c: Campaign) -> None:
-    """The best trial measured so far."""
+    """The best trial measured so far (several objectives: see `pareto`)."""
+    if outcome_views.several_objectives(c):
+        outcome_views.best_several(c)
+        return
     trial = c.best()
     if trial is None:
         out.print(f"Campaign {c.name!r} has no completed trial yet.")
