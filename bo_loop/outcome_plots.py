@@ -201,7 +201,9 @@ def plot_feasibility(
     frame, outcomes = _source(source, objectives, outcome_constraints)
     constraints = outcomes.constraints
     if not constraints:
-        raise BoLoopError("This campaign has no outcome constraint: there is no feasibility to plot.")
+        raise BoLoopError(
+            "This campaign has no outcome constraint: there is no feasibility to plot."
+        )
     names = list(dict.fromkeys(c.name for c in constraints))
     frame = frame.sort_values("number")
     told = frame[[n for n in names if n in frame.columns]].notna().any(axis=1)

@@ -106,9 +106,9 @@ def print_front(c: Campaign, trials: Sequence[Trial] | None = None) -> list[Tria
     if not front:
         out.print("No feasible completed trial yet: the Pareto front is empty.")
         return front
+    goals = ", ".join(f"{o.goal} {o.name}" for o in c.objectives)
     title = (
-        f"Pareto front: {len(front)} feasible trial(s) no other feasible trial beats in every "
-        f"objective ({', '.join(f'{o.goal} {o.name}' for o in c.objectives)})"
+        f"Pareto front ({goals}): {len(front)} feasible trial(s), none beaten in every objective"
     )
     out.print(front_table(c.space, c.outcomes, front, title=title))
     return front

@@ -201,7 +201,8 @@ def _outcome_constraint(where: str, raw: object) -> OutcomeConstraint:
             )
         name, op, value = _string(f"{where}.name", data["name"]), data["op"], data["value"]
     try:
-        return OutcomeConstraint(name, op, value)
+        # op and value as written: OutcomeConstraint refuses a bad one, naming it.
+        return OutcomeConstraint(name, op, value)  # type: ignore[arg-type]
     except BoLoopError as e:
         raise SpecError(f"{where}: {e}") from None
 

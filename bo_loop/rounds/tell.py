@@ -183,8 +183,7 @@ def plan_tell(
 
     plans: list[RowPlan] = []
     for (row, cells), number in zip(sheet.rows, numbers, strict=True):
-        shown = {n: cell_text(cells[n]) for n in names}
-        result = shown[objective.name]
+        result = cell_text(cells[objective.name])
         note = None if is_blank(cells.get(NOTE_COLUMN)) else cell_text(cells.get(NOTE_COLUMN))
         if note and all(is_blank(cells[c]) for c in (TRIAL_COLUMN, *space.names, *names)):
             # A comment typed on a row of its own (e.g. under the trials) is no trial: skip it.
