@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 
 from bo_loop.campaign import Campaign
 from bo_loop.cli.common import campaign_command, out
-from bo_loop.cli.report import fmt
+from bo_loop.cli.report import PLOT_EXTENSIONS, fmt
+from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
+from bo_loop.outcome_plots import plot_pareto_front
 from bo_loop.outcomes import OutcomeConstraint
 from bo_loop.space import Space
 from bo_loop.trial import Trial, TrialState
@@ -154,6 +157,19 @@ def best_several(c: Campaign) -> None:
         highlight=False,
     )
     print_front(c)
+
+
+def save_pareto_plot(path: Path, c: Campaign) -> None:
+    """``bo-loop plot`` for several objectives: the first two against each other."""
+    if path.suffix.lower() not in PLOT_EXTENSIONS:
+        raise BoLoopError(
+            f"A plot file must end in one of {list(PLOT_EXTENSIONS)}, but got {path.name!r}."
+        )
+    fig = plot_pareto_front(c)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as e:
+        raise BoLoopError(f"Cannot write {str(path)!r}: {e}") from None
 
 
 COMMANDS = [pareto]

@@ -93,7 +93,15 @@ def export(c: Campaign, output: Path, force: bool) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Image to write: .png, .pdf or .svg (overwritten if it exists).")  # fmt: skip
 def plot(c: Campaign, output: Path) -> None:
-    """Save a convergence plot: every result, and the best so far."""
+    """Save a convergence plot: every result, and the best so far.
+
+    With several objectives: the Pareto front of the first two (feasible and infeasible trials,
+    the observed front).
+    """
+    if outcome_views.several_objectives(c):
+        outcome_views.save_pareto_plot(output, c)
+        out.print(f"Wrote {output}")
+        return
     history = cli_report.best_so_far(c.objective, c.trials())
     cli_report.plot_convergence(output, c.name, c.objective, history)
     out.print(f"Wrote {output}")

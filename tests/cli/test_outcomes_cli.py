@@ -208,3 +208,12 @@ def test_single_objective_with_a_constraint_reports_the_best_feasible(sqlite_url
     assert "3 completed trial(s): 2 meet every outcome constraint" in result.stdout
     result = invoke("best", "one", "--storage", sqlite_url)
     assert "Best trial: 0" in result.stdout
+
+
+def test_plot_draws_the_pareto_front_for_several_objectives(told, sqlite_url, tmp_path):
+    path = tmp_path / "front.png"
+    result = invoke("plot", "rig", "-o", path, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes().startswith(b"\x89PNG")
+    result = invoke("plot", "rig", "-o", tmp_path / "front.txt", "--storage", sqlite_url)
+    assert result.exit_code == 1 and "must end in one of ['.png', '.pdf', '.svg']" in result.stderr
