@@ -217,3 +217,17 @@ def test_plot_draws_the_pareto_front_for_several_objectives(told, sqlite_url, tm
     assert path.read_bytes().startswith(b"\x89PNG")
     result = invoke("plot", "rig", "-o", tmp_path / "front.txt", "--storage", sqlite_url)
     assert result.exit_code == 1 and "must end in one of ['.png', '.pdf', '.svg']" in result.stderr
+
+
+def test_correct_names_the_outcome_and_history_shows_it(told, sqlite_url):
+    result = invoke("correct", "rig", 0, "yield=82.5", "--reason", "re-read", "--storage",
+                    sqlite_url)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "Trial 0: yield 80 -> 82.5 (reason: re-read)" in result.stdout
+    assert told.trial(0).values == {"yield": 82.5, "cost": 3.0, "purity": 96.0}
+    result = invoke("history", "rig", 0, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"correct\s*│\s*completed\s*│\s*yield\s*│\s*80 -> 82.5", result.stdout)
+    result = invoke("correct", "rig", 0, "82.5", "yield=1", "--reason", "x", "--storage",
+                    sqlite_url)  # fmt: skip
+    assert result.exit_code == 2 and "Give one VALUE, or NAME=VALUE" in result.stderr
