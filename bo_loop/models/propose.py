@@ -8,11 +8,12 @@ open. It never touches the database: the caller hands it plain `Trial` records.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.models.model import Model
 from torch import Tensor
 from torch.quasirandom import SobolEngine
@@ -24,6 +25,7 @@ from bo_loop.models.constrained import Region
 from bo_loop.models.design import default_design_size, design_proposals, region_design
 from bo_loop.models.fitting import FITTED_STATE, fit_model, quiet_jitter, torch_threads
 from bo_loop.objective import Objective
+from bo_loop.outcomes import Outcomes
 from bo_loop.space import Space, params_key
 from bo_loop.trial import Trial, TrialState
 
@@ -48,6 +50,7 @@ def propose(
     acquisition: Mapping[str, Any] = DEFAULT_ACQUISITION,
     design_size: int | None = None,
     region: Region | None = None,
+    outcomes: Outcomes | None = None,
 ) -> list[Proposal]:
     """Propose ``n`` new points given every stored trial.
 
@@ -67,6 +70,9 @@ def propose(
             `default_design_size`.
         region: The parameter constraints and the values fixed for this ask
             (`constrained.region_for`); None searches the whole space as before.
+        outcomes: The campaign's outcomes when it has several (objectives or outcome
+            constraints): then `multi_objective.propose_outcomes` decides (qLogNEHVI or
+            constrained qLogNEI); None for a single objective, decided here as always.
     """
     taken: set[Hashable] = {
         params_key(t.params, space) for t in trials if t.state is not TrialState.ABANDONED
@@ -80,6 +86,13 @@ def propose(
             else region_design(region, trials, n, seed=seed, taken=taken)
         )
         return [Proposal(params, provenance) for params, provenance in design]
+    if outcomes is not None:
+        from bo_loop.models.multi_objective import propose_outcomes
+
+        return propose_outcomes(
+            space, outcomes, trials, n, seed=seed, surrogate=surrogate, settings=settings,
+            acquisition=acquisition, taken=taken, region=region,
+        )  # fmt: skip
     return _model_based(
         space, objective, trials, n, seed=seed, surrogate=surrogate, settings=settings,
         acquisition=acquisition, taken=taken, region=region,
@@ -137,13 +150,16 @@ def _replace_duplicates(
     seed: int,
     acquisition: Mapping[str, Any],
     region: Region | None = None,
+    *,
+    make_acquisition: Callable[[Tensor | None], AcquisitionFunction] | None = None,
 ) -> Tensor:
     """Swap any candidate that repeats a tried point (or a batch-mate) for the best untried one.
 
     Rounding onto integer grids, or an optimum on a bound, can land exactly on a tried point. The
     replacement is the best of a Sobol pool of untried grid points (a hit-and-run pool of the
     region when constrained) under qLogNEI given everything pending, including the batch-mates
-    already kept.
+    already kept. ``make_acquisition(X_busy)`` builds another acquisition instead (campaigns
+    with several outcomes).
     """
     kept: list[Tensor] = []
     for x, params in zip(candidates, space.decode(candidates), strict=True):
@@ -172,9 +188,12 @@ def _replace_duplicates(
                 "widen the space or abandon trials to free points."
             )
         busy = [t for t in (X_pending, torch.stack(kept) if kept else None) if t is not None]
-        acq, _ = build_acquisition(
-            model, X, Y, torch.cat(busy) if busy else None, 2, seed, acquisition
-        )
+        if make_acquisition is not None:
+            acq = make_acquisition(torch.cat(busy) if busy else None)
+        else:
+            acq, _ = build_acquisition(
+                model, X, Y, torch.cat(busy) if busy else None, 2, seed, acquisition
+            )
         with torch.no_grad():
             values = acq(torch.stack([p for _, p in fresh]).unsqueeze(1))
         best = int(values.argmax())
