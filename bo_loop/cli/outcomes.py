@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
@@ -157,6 +158,28 @@ def best_several(c: Campaign) -> None:
         highlight=False,
     )
     print_front(c)
+
+
+def pareto_set_table(c: Campaign, estimate: pd.DataFrame) -> Table:
+    """``campaign.recommend()`` of several objectives: one row per setting of the estimated
+    Pareto set, its settings, each outcome's predicted mean with its 95% interval, and the
+    probability of meeting every outcome constraint."""
+    feasibility = "p_feasible" in estimate.columns
+    table = Table(
+        *c.space.names, *(f"{n} (95% interval)" for n in c.outcomes),
+        *(["P(feasible)"] if feasibility else []),
+        title=f"Estimated Pareto set: {len(estimate)} setting(s) the model rates unbeaten in "
+        "every objective",
+        title_justify="left",
+    )  # fmt: skip
+    for _, row in estimate.iterrows():
+        table.add_row(
+            *(Text(fmt(row[n])) for n in c.space.names),
+            *(Text(f"{fmt(row[f'{n}_mean'])} [{fmt(row[f'{n}_lower'])}, {fmt(row[f'{n}_upper'])}]")
+              for n in c.outcomes),
+            *([Text(f"{row['p_feasible']:.2f}")] if feasibility else []),
+        )  # fmt: skip
+    return table
 
 
 def save_pareto_plot(path: Path, c: Campaign) -> None:

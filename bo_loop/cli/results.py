@@ -68,10 +68,20 @@ def best(c: Campaign) -> None:
 @click.option("--risk-aversion", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="0 picks the best predicted mean; k > 0 the best of mean -/+ k sd.")  # fmt: skip
 def recommend(c: Campaign, risk_aversion: float) -> None:
-    """The surrogate's best settings, with mean, sd, 95% interval."""
-    with err.status("Fitting the surrogate..."):
+    """The surrogate's best settings, with mean, sd, 95% interval.
+
+    Several objectives: the model's estimated Pareto set, each setting with every outcome's
+    interval and, under outcome constraints, the probability of meeting them all.
+    """
+    with err.status("Fitting the surrogate(s)..."):
         rec = c.recommend(risk_aversion=risk_aversion)
+    if outcome_views.several_objectives(c):
+        out.print(outcome_views.pareto_set_table(c, rec))
+        return
     out.print(cli_report.recommendation_table(c.space, c.objective, rec))
+    if rec.p_feasible is not None:
+        constraints = "; ".join(str(k) for k in c.outcome_constraints)
+        out.print(f"Probability of meeting {constraints}: {rec.p_feasible:.2f}", highlight=False)
 
 
 @campaign_command()

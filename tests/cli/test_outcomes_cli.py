@@ -231,3 +231,31 @@ def test_correct_names_the_outcome_and_history_shows_it(told, sqlite_url):
     result = invoke("correct", "rig", 0, "82.5", "yield=1", "--reason", "x", "--storage",
                     sqlite_url)  # fmt: skip
     assert result.exit_code == 2 and "Give one VALUE, or NAME=VALUE" in result.stderr
+
+
+def test_recommend_shows_the_estimated_pareto_set_with_intervals_and_feasibility(told, sqlite_url):
+    result = invoke("recommend", "rig", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    estimate = told.recommend()  # the same fit: seeded
+    assert "Estimated Pareto set: " + f"{len(estimate)} setting(s)" in result.stdout
+    for _, row in estimate.iterrows():
+        cells = (
+            f"{row['yield_mean']:.6g} [{row['yield_lower']:.6g}, {row['yield_upper']:.6g}]",
+            f"{row['p_feasible']:.2f}",
+        )
+        line = next(ln for ln in result.stdout.splitlines() if f"{row['temperature']:.6g}" in ln)
+        assert all(c in line for c in cells), (cells, line)
+
+
+def test_recommend_of_one_objective_with_a_constraint_gives_the_probability(sqlite_url):
+    campaign = bl.Campaign.create(
+        "one", [bl.Real("x", 0.0, 1.0)], bl.Objective("yield"),
+        outcome_constraints=[bl.OutcomeConstraint("purity", ">=", 95.0)], storage=sqlite_url,
+    )  # fmt: skip
+    for trial in campaign.ask(5):
+        x = trial.params["x"]
+        campaign.tell(trial.number, {"yield": 80 * x, "purity": 99 - 6 * x})
+    result = invoke("recommend", "one", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    p = campaign.recommend().p_feasible
+    assert f"Probability of meeting purity >= 95: {p:.2f}" in result.stdout
