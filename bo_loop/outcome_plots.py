@@ -9,7 +9,7 @@ tables of predictions the caller computed (``campaign.recommend()``, ``campaign.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -228,7 +228,6 @@ def plot_feasibility(
             ax.axhline(c.value, color=FRONT, ls="--", lw=1.2, label=str(c))
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
     if probability is not None:
         p = np.asarray(probability, dtype=float)
         if p.shape != (len(frame),):
@@ -236,11 +235,18 @@ def plot_feasibility(
                 f"probability needs one value per trial ({len(frame)}), but got shape {p.shape}."
             )
         twin = axes[0].twinx()
-        twin.plot(frame["number"].to_numpy(), p, color=PREDICTED, lw=1.5,
-                  label="P(feasible), model")  # fmt: skip
+        twin.plot(frame["number"].to_numpy(), p, ".-", color=PREDICTED, lw=1, alpha=0.8,
+                  label="P(all constraints met), model")  # fmt: skip
         twin.set_ylim(-0.02, 1.02)
         twin.set_ylabel("P(all constraints met)")
-        twin.legend(loc="lower right", fontsize="small")
+    # One legend below the panels: inside, it would hide points wherever it went.
+    handles: dict[str, Any] = {}
+    for a in fig.axes:
+        for handle, label in zip(*a.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=2,
+               fontsize="small")  # fmt: skip
     axes[-1].set_xlabel("trial number")
+    axes[-1].xaxis.get_major_locator().set_params(integer=True)
     axes[0].set_title("Outcome constraints along the trials")
     return fig
