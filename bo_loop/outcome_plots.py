@@ -8,17 +8,22 @@ tables of predictions the caller computed (``campaign.recommend()``, ``campaign.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from bo_loop.exceptions import BoLoopError
+from bo_loop.models.fitting import FittedModel
+from bo_loop.models.multi_objective import p_feasible
 from bo_loop.objective import Objective
 from bo_loop.outcomes import OutcomeConstraint, Outcomes, non_dominated
+from bo_loop.space import Categorical
 
 if TYPE_CHECKING:
     from bo_loop.campaign import Campaign
@@ -249,4 +254,83 @@ def plot_feasibility(
     axes[-1].set_xlabel("trial number")
     axes[-1].xaxis.get_major_locator().set_params(integer=True)
     axes[0].set_title("Outcome constraints along the trials")
+    return fig
+
+
+def plot_feasibility_map(
+    source: Campaign | Mapping[str, FittedModel],
+    x: str,
+    y: str,
+    *,
+    outcomes: Outcomes | None = None,
+    at: Mapping[str, Any] | None = None,
+    points: int = 40,
+    ax: Axes | None = None,
+) -> Figure:
+    """The model's probability of meeting every outcome constraint over two numeric parameters,
+    the others held at ``at`` (default: the measured setting most likely feasible).
+
+    Args:
+        source: A campaign (its ``fitted_models()`` are fitted once here), or fitted models by
+            outcome (``campaign.fitted_models()``), then with ``outcomes``
+            (``campaign.config.outcomes``).
+        x, y: Real or integer parameters on the axes.
+        at: Values of the other parameters.
+        points: Grid points per axis.
+
+    Raises:
+        BoLoopError: no outcome constraint, a categorical or unknown ``x``/``y``, or fitted
+            models without ``outcomes``.
+    """
+    if isinstance(source, Mapping):
+        if outcomes is None:
+            raise BoLoopError(
+                "Given fitted models, the plot needs outcomes=campaign.config.outcomes."
+            )
+        fits = source
+    else:
+        fits, outcomes = source.fitted_models(), source.config.outcomes
+    if not outcomes.constraints:
+        raise BoLoopError(
+            "This campaign has no outcome constraint: there is no feasibility to plot."
+        )
+    space = next(iter(fits.values())).space
+    for name in (x, y):
+        if name not in space.names or isinstance(space[name], Categorical):
+            numeric = [p.name for p in space.parameters if not isinstance(p, Categorical)]
+            raise BoLoopError(
+                f"x and y must be among the numeric parameters {numeric!r}, but got {name!r}."
+            )
+    seen = torch.unique(torch.cat([f.X for f in fits.values()]), dim=0)
+    likeliest = space.decode(seen[int(p_feasible(outcomes, fits, seen).argmax())].unsqueeze(0))[0]
+    anchor = space.validate({**likeliest, **(at or {})})
+    i, j = space.names.index(x), space.names.index(y)
+    grid = torch.linspace(0.0, 1.0, points, dtype=torch.float64)
+    gx, gy = torch.meshgrid(grid, grid, indexing="xy")
+    X = space.encode([anchor]).repeat(points * points, 1)
+    X[:, i], X[:, j] = gx.reshape(-1), gy.reshape(-1)
+    prob = p_feasible(outcomes, fits, X).reshape(points, points).numpy()
+    decoded = space.decode(X)
+    xs = np.array([r[x] for r in decoded], dtype=float).reshape(points, points)
+    ys = np.array([r[y] for r in decoded], dtype=float).reshape(points, points)
+    fig, ax = _new_figure(ax)
+    filled = ax.contourf(xs, ys, prob, levels=np.linspace(0, 1, 11), cmap="RdYlGn", vmin=0, vmax=1)
+    ax.contour(xs, ys, prob, levels=[0.5], colors="k", linewidths=1.2)
+    fig.colorbar(filled, ax=ax, label="P(all constraints met)")
+    measured = space.decode(seen)
+    ax.scatter([r[x] for r in measured], [r[y] for r in measured], s=12, color="k",
+               alpha=0.6, label="measured settings")  # fmt: skip
+    for axis, p in ((ax.xaxis, space[x]), (ax.yaxis, space[y])):
+        if getattr(p, "log", False):
+            (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+            # Plain numbers (2, 3, 10, 60) rather than 6 x 10^1 on a short log range.
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    others = ", ".join(f"{n}={anchor[n]:.4g}" if isinstance(anchor[n], float) else f"{n}={anchor[n]}"
+                       for n in space.names if n not in (x, y))  # fmt: skip
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title("P(" + "; ".join(str(c) for c in outcomes.constraints) + ")"
+                 + (f" at {others}" if others else ""), fontsize="medium")  # fmt: skip
+    ax.legend(loc="best", fontsize="small")
     return fig

@@ -153,3 +153,29 @@ def test_every_pair_of_three_objectives_can_be_drawn():
     for x, y in itertools.permutations(["yield", "cost", "purity"], 2):
         fig = plotting.plot_pareto_front(frame(ROWS), objectives=objectives, x=x, y=y)
         assert len(offsets(fig, "observed")) >= 1
+
+
+def test_feasibility_map_over_two_parameters(sqlite_url):
+    campaign = bl.Campaign.create(
+        "map", [bl.Real("a", 0.0, 1.0), bl.Real("b", 1.0, 100.0, log=True),
+                bl.Categorical("c", ["x", "y"])],
+        objectives=OBJECTIVES, outcome_constraints=PURITY, storage=sqlite_url,
+    )  # fmt: skip
+    for trial in campaign.ask(8):
+        a = trial.params["a"]
+        campaign.tell(trial.number, {"yield": 50 + 40 * a, "cost": 1 + a, "purity": 99 - 8 * a})
+    fig = plotting.plot_feasibility_map(campaign, "a", "b", points=12)
+    ax = fig.axes[0]
+    assert len(offsets(fig, "measured")) == 8
+    assert ax.get_yscale() == "log" and "at c=" in ax.get_title()
+    # purity falls with a and crosses 95 at a = 0.5: likely feasible left, unlikely right.
+    fits = campaign.fitted_models()
+    frame = campaign.predict([{"a": 0.05, "b": 10.0, "c": "x"}, {"a": 0.95, "b": 10.0, "c": "x"}])
+    assert frame["p_feasible"].iloc[0] > 0.5 > frame["p_feasible"].iloc[1]
+    same = plotting.plot_feasibility_map(fits, "a", "b", outcomes=campaign.config.outcomes,
+                                         points=12, at={"c": "x"})  # fmt: skip
+    assert "at c=x" in same.axes[0].get_title()
+    with pytest.raises(bl.BoLoopError, match=r"numeric parameters \['a', 'b'\], but got 'c'"):
+        plotting.plot_feasibility_map(campaign, "a", "c")
+    with pytest.raises(bl.BoLoopError, match="needs outcomes="):
+        plotting.plot_feasibility_map(fits, "a", "b")
