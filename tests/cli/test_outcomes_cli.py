@@ -4,6 +4,7 @@ list output checked against the library (``pareto_front``)."""
 from __future__ import annotations
 
 import os
+import random
 import re
 
 import pytest
@@ -259,3 +260,35 @@ def test_recommend_of_one_objective_with_a_constraint_gives_the_probability(sqli
     assert result.exit_code == 0, result.stderr
     p = campaign.recommend().p_feasible
     assert f"Probability of meeting purity >= 95: {p:.2f}" in result.stdout
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pareto_command_matches_brute_force_on_random_results(sqlite_url, seed):
+    rng = random.Random(seed)
+    campaign = bl.Campaign.create(
+        f"r{seed}", [bl.Real("x", 0.0, 1.0)],
+        objectives=[bl.Objective("yield", bounds=(0, 100)), bl.Objective("cost", "minimize")],
+        outcome_constraints=[bl.OutcomeConstraint("purity", ">=", 95.0)], storage=sqlite_url,
+    )  # fmt: skip
+    told = {}
+    for trial in campaign.ask(15):
+        # A coarse grid: ties and repeated points happen, as they do with rounded lab values.
+        # More yield costs more, with scatter: a front of several trials, not a single winner.
+        y = float(rng.randrange(0, 100, 20))
+        values = {"yield": y, "cost": y / 20 + rng.choice([1.0, 2.0, 3.0]),
+                  "purity": rng.choice([94.0, 95.0, 99.0])}  # fmt: skip
+        campaign.tell(trial.number, values)
+        told[trial.number] = values
+    feasible = {n: v for n, v in told.items() if v["purity"] >= 95.0}
+    brute = sorted(
+        n for n, v in feasible.items()
+        if not any(
+            w["yield"] >= v["yield"] and w["cost"] <= v["cost"]
+            and (w["yield"] > v["yield"] or w["cost"] < v["cost"])
+            for m, w in feasible.items() if m != n
+        )
+    )  # fmt: skip
+    result = invoke("pareto", f"r{seed}", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert front_rows(result.stdout) == [t.number for t in campaign.pareto_front()] == brute
+    assert 2 <= len(brute) < len(feasible)  # a real front: not one point, not everything
