@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from openpyxl import load_workbook
 
 import bo_loop as bl
 from bo_loop.cli import cli
@@ -52,9 +53,9 @@ def rig(sqlite_url, tmp_path) -> tuple[bl.Campaign, pd.DataFrame, Path]:
     return campaign, frame, path
 
 
-def tell(storage: str, frame: pd.DataFrame, path: Path) -> Result:
+def tell(storage: str, frame: pd.DataFrame, path: Path, campaign: str = "rig") -> Result:
     frame.to_csv(path, index=False)
-    return invoke("tell", "rig", path, "--storage", storage)
+    return invoke("tell", campaign, path, "--storage", storage)
 
 
 def test_ask_writes_a_result_column_per_outcome(rig):
@@ -199,3 +200,40 @@ def test_add_takes_a_column_per_outcome(sqlite_url, tmp_path):
         {"yield": 70.0, "cost": 2.0, "purity": 96.0},
         {"yield": 75.0, "cost": 2.5, "purity": 94.0},
     ]
+
+
+def test_xlsx_round_with_a_partial_row(sqlite_url, tmp_path):
+    campaign = make(sqlite_url)
+    path = tmp_path / "round-01.xlsx"
+    assert invoke("ask", "rig", "-n", 2, "-o", path, "--storage", sqlite_url).exit_code == 0
+    book = load_workbook(path)
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert header[3:6] == OUTCOMES
+    # The technician's columns are highlighted, every outcome's.
+    assert all(sheet.cell(row=1, column=i).fill.fgColor.rgb.endswith("FFF2CC") for i in (4, 5, 6))
+    sheet.cell(row=2, column=4).value = 81.2  # yield, numbers as a spreadsheet stores them
+    sheet.cell(row=2, column=6).value = 96
+    book.save(path)
+    result = invoke("tell", "rig", path, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.output
+    first = campaign.trial(0)
+    assert first.values == {"yield": 81.2, "purity": 96.0} and first.missing == ("cost",)
+
+
+def test_single_objective_with_bounds_refuses_a_round_value_outside(sqlite_url, tmp_path):
+    campaign = bl.Campaign.create(
+        "one", [bl.Real("x", 0.0, 1.0)], bl.Objective("yield", bounds=(0, 100)), storage=sqlite_url
+    )
+    path = tmp_path / "r.csv"
+    assert invoke("ask", "one", "-n", 2, "-o", path, "--storage", sqlite_url).exit_code == 0
+    frame = pd.read_csv(path, dtype={"yield": object})
+    assert list(frame.columns) == ["trial", "x", "yield", "note", "campaign"]
+    frame["yield"] = ["50", "100.5"]
+    before = snapshot(campaign)
+    result = tell(sqlite_url, frame, path, "one")
+    assert result.exit_code == 1
+    assert "row 3 (trial 1): the result '100.5' is refused: 'yield' must lie within its bounds" in (
+        result.stderr
+    )
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
