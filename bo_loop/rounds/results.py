@@ -86,7 +86,7 @@ def row_results(cells: Mapping[str, Cell], outcomes: Outcomes, trial: Trial | No
     the cells themselves are checked)."""
     names = outcomes.names
     given: dict[str, float] = {}
-    markers: dict[str, str] = {}
+    markers: dict[str, Literal["fail", "abandon"]] = {}
     problems: list[Problem] = []
     for name in names:
         cell = cells[name]
@@ -111,7 +111,7 @@ def row_results(cells: Mapping[str, Cell], outcomes: Outcomes, trial: Trial | No
     if problems:
         return RowResults("error", problems=tuple(problems))
     if markers:
-        return _given_up(next(iter(markers.values())), trial)  # type: ignore[arg-type]
+        return _given_up(next(iter(markers.values())), trial)
     if trial is None:
         return RowResults("tell" if given else "pending", given)
     return _against_trial(given, trial, names)
