@@ -228,9 +228,7 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
         raise RoundFileError(f"A round file must end in .csv or .xlsx, but got {p.name!r}.")
     if not p.is_file():
         raise RoundFileError(f"Cannot read {str(p)!r}: no such file.")
-    from bo_loop.rounds.workbook import read_xlsx  # it imports this module
-
-    raw = read_xlsx(p) if suffix == ".xlsx" else _read_csv(p)
+    raw = _read_xlsx(p) if suffix == ".xlsx" else _read_csv(p)
     while raw and all(is_blank(c) for c in raw[0][1]):
         raw = raw[1:]  # leading empty rows: the header is the first row with something in it
     if not raw:
@@ -308,6 +306,12 @@ def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
     except csv.Error as e:
         raise RoundFileError(f"Cannot read {path.name}, line {reader.line_num}: {e}") from None
     return rows
+
+
+def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
+    from bo_loop.rounds.workbook import read_xlsx  # workbook imports this module
+
+    return read_xlsx(path)
 
 
 def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:
