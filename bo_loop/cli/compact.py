@@ -33,24 +33,44 @@ def sampled(values: Sequence[float], width: int = SPARK_WIDTH) -> list[float]:
     return [values[round(i * step)] for i in range(width)]
 
 
-def added_summary(space: Space, objective: Objective, added: Sequence[Trial], source: str) -> None:
-    """Print what ``add`` stored: every row when few, else counts, range, best and the last few."""
+def added_summary(
+    space: Space,
+    objectives: Sequence[Objective],
+    outcomes: Sequence[str],
+    added: Sequence[Trial],
+    source: str,
+) -> None:
+    """Print what ``add`` stored: every row when few, else counts, ranges, best and the last few.
+
+    Args:
+        objectives: The campaign's objectives (the best row is named only when there is one).
+        outcomes: Every outcome's name: a column each, and a range each in the summary.
+    """
     if len(added) <= LISTED_ROWS:
         title = f"Added from {source}"
-        out.print(cli_report.trials_table(space, objective, added, title=title))
+        out.print(cli_report.trials_table(space, outcomes, added, title=title))
         return
-    values = [float(t.value) for t in added if t.value is not None]
-    best = max(added, key=lambda t: objective.sign * float(t.value or 0.0))
-    out.print(
-        f"Added from {source}: {len(added)} rows as trials {added[0].number}..{added[-1].number}; "
-        f"{objective.name} from {cli_report.fmt(min(values))} to {cli_report.fmt(max(values))} "
-        f"(median {cli_report.fmt(statistics.median(values))}); best {cli_report.fmt(best.value)} "
-        f"at trial {best.number}.",
-        highlight=False,
-    )
+    ranges = []
+    for name in outcomes:
+        values = [float(t.values[name]) for t in added if name in t.values]
+        if values:
+            ranges.append(
+                f"{name} from {cli_report.fmt(min(values))} to {cli_report.fmt(max(values))} "
+                f"(median {cli_report.fmt(statistics.median(values))})"
+            )
+    line = f"Added from {source}: {len(added)} rows as trials {added[0].number}..{added[-1].number}"
+    if ranges:
+        line += "; " + "; ".join(ranges)
+    if len(objectives) == 1:
+        objective = objectives[0]
+        told = [t for t in added if objective.name in t.values]
+        if told:
+            best = max(told, key=lambda t: objective.sign * float(t.values[objective.name]))
+            line += f"; best {cli_report.fmt(best.values[objective.name])} at trial {best.number}"
+    out.print(line + ".", highlight=False)
     out.print(
         cli_report.trials_table(
-            space, objective, added[-TAIL:], title=f"Last {TAIL} of {len(added)} rows added"
+            space, outcomes, added[-TAIL:], title=f"Last {TAIL} of {len(added)} rows added"
         )
     )
 
