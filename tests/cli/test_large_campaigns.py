@@ -102,4 +102,4 @@ def test_progress_shows_only_at_a_terminal_and_never_with_quiet(
     assert invoke("add", "plant", path, "--storage", sqlite_url).exit_code == 0
     assert shown == ["Checking and storing 30 row(s) from some.csv..."]
     assert invoke("recommend", "plant", "--storage", sqlite_url).exit_code == 0
-    assert shown[-1] == "Fitting the surrogate..."
+    assert shown[-1] == "Fitting the surrogate(s)..."
