@@ -125,8 +125,9 @@ def block(fitted: Any, constrained: bool) -> Any:
 def measure(name: str, settings: dict[str, Any], enumerate_: bool) -> dict[str, Any]:
     c = campaign(settings)
     fitted = c.fitted_model()
-    space = fitted.space
-    speeds = np.linspace(space["Speed"].low, space["Speed"].high, 201)
+    speed = fitted.space["Speed"]
+    assert isinstance(speed, bl.Real)
+    speeds = np.linspace(speed.low, speed.high, 201)
     P, T, S = np.meshgrid(np.arange(2, 10), np.arange(10, 30), speeds, indexing="ij")
     grid = pd.DataFrame({"Pressure": P.ravel(), "Temperature": T.ravel(), "Speed": S.ravel()})
     mean = c.predict(grid)["mean"]
