@@ -59,8 +59,9 @@ def campaign(settings: dict[str, Any]) -> bl.Campaign:
         "yield": np.minimum(pressure**2 + temperature * speed + 10, 100),
     })  # fmt: skip
     return bl.Campaign.from_dataframe(
-        "plant", data, "yield", storage="sqlite://", surrogate="dngo", surrogate_settings=settings
-    )
+        f"plant {settings}", data, "yield", storage="sqlite://", surrogate="dngo",
+        surrogate_settings=settings,
+    )  # fmt: skip
 
 
 def scip(model: Any, limit_s: float) -> dict[str, Any]:
