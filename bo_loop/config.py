@@ -165,7 +165,8 @@ class CampaignConfig:
             surrogate=str(surrogate["name"]),
             # Format 1 stored the GP's settings as {} (they were module constants): its defaults
             # are those constants' values, so old campaigns propose as they did.
-            surrogate_settings=surrogates.resolve_settings(
+            # Settings added since the campaign was stored take the values it ran with.
+            surrogate_settings=surrogates.resolve_stored_settings(
                 surrogate["name"], surrogate["settings"]
             ),
             acquisition=acquisition.resolve_settings(raw.get("acquisition")),

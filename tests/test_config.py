@@ -197,3 +197,21 @@ def test_a_format_2_config_reads_without_parameter_constraints(sqlite_url):
     campaign = bl.Campaign.load("c", storage=sqlite_url)
     assert campaign.parameter_constraints == ()
     assert len(campaign.ask(2)) == 2
+
+
+def test_a_stored_dngo_campaign_keeps_the_settings_it_ran_with(sqlite_url):
+    from bo_loop.models.surrogates.dngo import DEFAULT_SETTINGS as DNGO_DEFAULTS
+    from bo_loop.models.surrogates.dngo import LEGACY
+
+    create(sqlite_url, surrogate="dngo")
+    config = _stored_config(sqlite_url)
+    settings = config["surrogate"]["settings"]
+    assert settings == DNGO_DEFAULTS  # a new campaign stores today's defaults in full
+    # A campaign stored before the settings in LEGACY existed lacks them: it keeps what it ran
+    # with, whatever the defaults are now.
+    old = {k: v for k, v in settings.items() if k not in LEGACY}
+    _store_config(sqlite_url, {**config, "surrogate": {"name": "dngo", "settings": old}})
+    bl.storage.dispose(sqlite_url)
+    c = bl.Campaign.load("c", storage=sqlite_url)
+    assert c.surrogate_settings == {**DNGO_DEFAULTS, **LEGACY}
+    assert c.surrogate_settings["head"] == "blr"

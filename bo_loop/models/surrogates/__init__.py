@@ -50,4 +50,22 @@ def resolve_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str,
     return _settings.resolve(f"surrogate {name!r}", get(name).rules, settings)
 
 
-__all__ = ["SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings"]
+def resolve_stored_settings(name: str, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The full settings of a campaign's stored surrogate settings.
+
+    A setting added after the campaign stored its settings takes the value the campaign ran
+    with (`Surrogate.legacy`), not today's default.
+
+    Raises:
+        SettingsError: as `resolve_settings`.
+    """
+    legacy = get(name).legacy
+    if stored is not None and isinstance(stored, Mapping):
+        stored = {**legacy, **stored}
+    return resolve_settings(name, stored)
+
+
+__all__ = [
+    "SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings",
+    "resolve_stored_settings",
+]  # fmt: skip

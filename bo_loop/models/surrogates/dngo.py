@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from bo_loop.models.settings import Rules, defaults, int_list, integer, one_of, real, resolve
 from bo_loop.models.surrogates import blr
 from bo_loop.models.surrogates.base import Surrogate
+from bo_loop.models.surrogates.dngo_kernel import fit_product_gp
 from bo_loop.models.surrogates.encoding import FeatureMap
 from bo_loop.models.surrogates.posterior import check_query, gaussian_posterior
 
@@ -61,6 +62,14 @@ RULES: Rules = {
     "weight_decay": (0.0, real(0.0)),
     # "map": maximise the evidence over (alpha, beta); "marginal": integrate
     "hyper": ("map", one_of("map", "marginal")),
+    # depth of a fixed quadratic prior mean, in outcome sds: the networks and heads fit the
+    # outcomes minus ``-prior_mean * mean_j(z_j^2)`` over the numeric inputs z in [-1, 1]
+    "prior_mean": (0.0, real(0.0)),
+    # "blr": Bayesian linear regression on each network's basis (Snoek et al.); "gp_product":
+    # a GP with kernel Matern(x) * RBF(phi(x)) on the first network's features (dngo_kernel)
+    "head": ("blr", one_of("blr", "gp_product")),
+    # the "gp_product" head is an exact GP (cubic in n): past this many points, "blr" heads
+    "gp_head_max_n": (500, integer(1)),
 }
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 
@@ -122,6 +131,29 @@ class _Ensemble(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         """The members' outputs, ``E x n``, for an ``E x n x in_dim`` input (a slice each)."""
         return (self._hidden(z) @ self.weights[-1] + self.biases[-1]).squeeze(-1)
+
+
+def bowl(encoder: FeatureMap, z: Tensor, depth: float) -> Tensor:
+    """The quadratic prior mean ``-depth * mean_j(z_j^2)`` over the numeric network inputs.
+
+    0 at the centre of the box, ``-depth`` at its corners (Snoek et al. 2015 use such a bowl to
+    keep the optimiser off the boundaries); categorical one-hot columns do not enter.
+    """
+    numeric = numeric_columns(encoder)
+    if not numeric:
+        return torch.zeros(z.shape[:-1], dtype=z.dtype, device=z.device)
+    return -depth * z[..., numeric].pow(2).mean(-1)
+
+
+def numeric_columns(encoder: FeatureMap) -> list[int]:
+    """Positions of the numeric columns among the network inputs (after one-hot expansion)."""
+    out, position = [], 0
+    for i in range(encoder.d):
+        k = encoder.sizes.get(i)
+        if k is None:
+            out.append(position)
+        position += k or 1
+    return out
 
 
 @contextmanager
@@ -222,6 +254,7 @@ class DNGOModel(Model):
         y_std: float,
         train_X: Tensor,
         train_Y: Tensor,
+        prior_mean: float = 0.0,
     ) -> None:
         """Assemble a fitted model.
 
@@ -234,8 +267,10 @@ class DNGOModel(Model):
             train_X: The ``n x d`` training inputs, kept as ``train_inputs`` because BoTorch's
                 optimisers look there for starting points, as on a GP.
             train_Y: The ``n x 1`` training outcomes.
+            prior_mean: Depth of the quadratic prior mean (`bowl`), standardised units.
         """
         super().__init__()
+        self.prior_mean = prior_mean
         self.encoder = encoder
         self.networks = networks
         f64 = torch.float64
@@ -308,6 +343,8 @@ class DNGOModel(Model):
         # arithmetic, but a sum of PSD terms in floating point.
         w = self.head_weight.view(-1, *([1] * (mean.dim() - 1)))
         mix_mean = (w * mean).sum(0)
+        if self.prior_mean:
+            mix_mean = mix_mean + bowl(self.encoder, self.encoder.transform(X), self.prior_mean)
         dev = mean - mix_mean
         mix_cov = (w.unsqueeze(-1) * (cov + dev.unsqueeze(-1) * dev.unsqueeze(-2))).sum(0)
         mix_cov = mix_cov + JITTER * torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
@@ -333,7 +370,10 @@ def fit_dngo(
     lr: float = DEFAULT_SETTINGS["lr"],
     weight_decay: float = DEFAULT_SETTINGS["weight_decay"],
     hyper: str = DEFAULT_SETTINGS["hyper"],
-) -> DNGOModel:
+    prior_mean: float = DEFAULT_SETTINGS["prior_mean"],
+    head: str = DEFAULT_SETTINGS["head"],
+    gp_head_max_n: int = DEFAULT_SETTINGS["gp_head_max_n"],
+) -> Model:
     """Fit a DNGO ensemble; the keyword settings are those of ``DEFAULT_SETTINGS``.
 
     Args:
@@ -353,9 +393,14 @@ def fit_dngo(
         weight_decay: Adam's L2 penalty on the network weights.
         hyper: ``"map"`` maximises the log evidence over ``(alpha, beta)``; ``"marginal"``
             integrates them out on a grid (one head per kept grid point).
+        prior_mean: Depth of the quadratic prior mean (`bowl`) of the BLR heads.
+        head: ``"blr"`` or ``"gp_product"`` (`dngo_kernel.fit_product_gp`).
+        gp_head_max_n: The most points the ``"gp_product"`` head takes; more get BLR heads.
 
     Returns:
-        A fitted ``DNGOModel`` in eval mode whose posterior is on the scale of ``train_Y``.
+        A fitted model in eval mode whose posterior is on the scale of ``train_Y``: a
+        ``DNGOModel``, or with the ``"gp_product"`` head on at most ``gp_head_max_n`` points a
+        ``SingleTaskGP``.
 
     Raises:
         SettingsError: a setting breaks its rule.
@@ -364,7 +409,8 @@ def fit_dngo(
     resolve("DNGO", RULES, {"hidden": list(hidden), "ensemble": ensemble, "subsample": subsample,
                             "init_scale": init_scale, "epochs": epochs, "max_steps": max_steps,
                             "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                            "hyper": hyper})  # fmt: skip
+                            "hyper": hyper, "prior_mean": prior_mean, "head": head,
+                            "gp_head_max_n": gp_head_max_n})  # fmt: skip
     if train_X.dim() != 2 or train_Y.shape != (train_X.shape[0], 1) or train_X.shape[0] < 1:
         raise ValueError(
             "train_X must be `n x d` and train_Y `n x 1` with n >= 1, but got "
@@ -379,12 +425,24 @@ def fit_dngo(
     y_s = (y - y_mean) / y_std
     encoder = FeatureMap(bounds.to(torch.float64), cat_dims, numeric_range=(-1.0, 1.0))
     z = encoder.transform(X)
+    if prior_mean:
+        y_s = y_s - bowl(encoder, z, prior_mean)
     seeds = torch.randint(2**62, (ensemble,), generator=torch.Generator().manual_seed(seed))
+    gp_head = head == "gp_product" and len(X) <= gp_head_max_n
+    if gp_head:
+        # The GP head uses the first network only; members train independently (each under its
+        # own seed), so training it alone gives the same network.
+        seeds = seeds[:1]
     networks = _train_ensemble(
         z, y_s, hidden=list(hidden), seeds=seeds.tolist(), subsample=subsample,
         init_scale=init_scale, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay,
     )  # fmt: skip
+    if gp_head:
+        return fit_product_gp(
+            X, y.unsqueeze(-1), bounds=bounds.to(torch.float64), cat_dims=cat_dims,
+            net_input=encoder, networks=networks,
+        )  # fmt: skip
     heads: list[tuple[int, blr.BLRPosterior, float]] = []
     with torch.no_grad():
         for i, phi in enumerate(networks.basis(z)):
@@ -395,7 +453,7 @@ def fit_dngo(
                 heads += [
                     (i, p, w / ensemble) for p, w in zip(posts, weights.tolist(), strict=True)
                 ]
-    return DNGOModel(encoder, networks, heads, y_mean, y_std, X, y.unsqueeze(-1))
+    return DNGOModel(encoder, networks, heads, y_mean, y_std, X, y.unsqueeze(-1), prior_mean)
 
 
 def _fit(
@@ -407,9 +465,13 @@ def _fit(
     seed: int,
     settings: Mapping[str, Any],
     warm_start: Mapping[str, Any] | None,
-) -> DNGOModel:
+) -> Model:
     del warm_start  # each fit trains its networks from the seed
     return fit_dngo(train_X, train_Y, bounds=bounds, cat_dims=cat_dims, seed=seed, **settings)
 
 
-SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None)
+#: What DNGO campaigns stored before these settings existed ran with (the BLR heads, no prior
+#: mean): a stored campaign keeps them while new campaigns get the defaults.
+LEGACY: dict[str, Any] = {"prior_mean": 0.0, "head": "blr", "gp_head_max_n": 500}
+
+SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None, legacy=LEGACY)
