@@ -55,7 +55,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dngo_small": ("dngo", {"hidden": [20, 20]}),
     "dngo_e10": ("dngo", {"ensemble": 10}),
     "dngo_marginal": ("dngo", {"hyper": "marginal"}),
+    "dngo_prior1": ("dngo", {"prior_mean": 1.0}),
+    "dngo_gp_product": ("dngo", {"head": "gp_product"}),
 }
+
+#: Where the BO screens (`experiments.compare --label dngo_...`) write, and the runs they are
+#: compared with (the 10-seed benchmark of issue 4, same seeds).
+SCREEN = RESULTS / "dngo_screen"
+BASELINES = ("bo_loop_dngo", "ax", "bo_loop_gp")
 
 
 def space_of(problem: Problem) -> Space:
@@ -179,6 +186,51 @@ def held_out_table() -> list[str]:
     return out
 
 
+def final_regrets(path: Path) -> dict[str, dict[int, tuple[float, float]]]:
+    """problem -> seed -> (final regret, mean CPU s per iteration) of the runs in one JSONL."""
+    out: dict[str, dict[int, tuple[float, float]]] = {}
+    for line in path.read_text().splitlines():
+        run = json.loads(line)
+        problem = PROBLEMS[run["problem"]]
+        if run.get("budget") != problem.budget:
+            continue
+        records = run["records"]
+        curve = problem.regret_curve([r["observed"] for r in records], [r["true"] for r in records])
+        cpu = statistics.mean(r.get("cpu_seconds", 0.0) for r in records)
+        out.setdefault(run["problem"], {})[run["seed"]] = (curve[-1], cpu)
+    return out
+
+
+def screen_table() -> list[str]:
+    """Median final regret of every screened variant and of the baselines on the same seeds."""
+    variants = {p.stem: final_regrets(p) for p in sorted(SCREEN.glob("*.jsonl"))}
+    base = {m: final_regrets(RESULTS / "compare" / f"{m}.jsonl") for m in BASELINES}
+    out = [
+        "| problem | variant | seeds | final regret per seed | median | same seeds: bo_loop_dngo "
+        "| ax | bo_loop_gp | CPU s/iter |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for problem in PROBLEMS:
+        for label, runs in variants.items():
+            seeds = sorted(runs.get(problem, {}))
+            if not seeds:
+                continue
+            regrets = [runs[problem][s][0] for s in seeds]
+            cpu = statistics.mean(runs[problem][s][1] for s in seeds)
+
+            def med(method: str, seeds: list[int] = seeds) -> str:
+                values = [base[method][problem][s][0] for s in seeds if s in base[method][problem]]
+                return f"{statistics.median(values):.3g}" if values else "-"
+
+            per_seed = ", ".join(f"{r:.3g}" for r in regrets)
+            out.append(
+                f"| {problem} | {label} | {len(seeds)} | {per_seed} | "
+                f"**{statistics.median(regrets):.3g}** | {med('bo_loop_dngo')} | {med('ax')} "
+                f"| {med('bo_loop_gp')} | {cpu:.2f} |"
+            )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--held-out", action="store_true")
@@ -186,11 +238,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--table", action="store_true", help="print the held-out table")
+    parser.add_argument("--screen-table", action="store_true", help="print the BO screen table")
     opts = parser.parse_args(argv)
     if opts.held_out:
         run_held_out(opts.problems.split(","), opts.seeds, opts.variants.split(","))
     if opts.table:
         print("\n".join(held_out_table()))
+    if opts.screen_table:
+        print("\n".join(screen_table()))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class NetworkFeatures(InputTransform, nn.Module):
         Args:
             one_hot: The GP's map of the encoded inputs (numeric in [0, 1], one-hot choices).
             net_input: The networks' map of the encoded inputs (numeric in [-1, 1]).
-            networks: A trained ``dngo._Ensemble``; its first member gives the features.
+            networks: A trained ``dngo.Ensemble``; its first member gives the features.
         """
         super().__init__()
         self.transform_on_train = True

@@ -34,8 +34,9 @@ def test_bowl_is_zero_at_the_centre_and_minus_depth_at_corners_and_skips_choices
 
 def test_prior_mean_lowers_the_prediction_away_from_the_data_only() -> None:
     X, Y, bounds = _data()
-    flat = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=1, **FAST)
-    bowled = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=1, prior_mean=3.0, **FAST)
+    blr = {**FAST, "head": "blr"}
+    flat = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=1, **blr)
+    bowled = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=1, prior_mean=3.0, **blr)
     corner = torch.tensor([[[1.0, 1.0]]], dtype=DT)
     with torch.no_grad():
         assert float(bowled.posterior(corner).mean) < float(flat.posterior(corner).mean) - 0.05
@@ -99,7 +100,7 @@ def test_export_refuses_what_it_has_no_terms_for() -> None:
 
     X, Y, bounds = _data(n=10)
     space = Space([Real("a", 0.0, 1.0), Real("b", 0.0, 1.0)])
-    for changes, message in [({"prior_mean": 1.0}, "prior_mean=1.0"),
+    for changes, message in [({"prior_mean": 1.0, "head": "blr"}, "prior_mean=1.0"),
                              ({"head": "gp_product"}, "head='gp_product'")]:  # fmt: skip
         settings = {**FAST, **changes}
         model = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, **settings)
