@@ -218,8 +218,9 @@ def screen_table() -> list[str]:
             regrets = [runs[problem][s][0] for s in seeds]
             cpu = statistics.mean(runs[problem][s][1] for s in seeds)
 
-            def med(method: str, seeds: list[int] = seeds) -> str:
-                values = [base[method][problem][s][0] for s in seeds if s in base[method][problem]]
+            def med(method: str, seeds: list[int] = seeds, problem: str = problem) -> str:
+                runs = base[method].get(problem, {})
+                values = [runs[s][0] for s in seeds if s in runs]
                 return f"{statistics.median(values):.3g}" if values else "-"
 
             per_seed = ", ".join(f"{r:.3g}" for r in regrets)
