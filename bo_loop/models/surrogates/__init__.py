@@ -41,20 +41,16 @@ def get(name: object) -> Surrogate:
     return SURROGATES[name]
 
 
-#: Settings added after campaigns were first stored, with the value that keeps such a campaign
-#: proposing as it did: a stored GP config without ``exact_max_rows`` ran an exact GP at any size.
-ADDED_SETTINGS: dict[str, dict[str, Any]] = {"gp": {"exact_max_rows": None}}
-
-
 def stored_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The full settings of a stored campaign: like `resolve_settings`, except that a setting
-    added after the campaign was stored (`ADDED_SETTINGS`) takes the value it ran with.
+    added after the campaign stored its settings takes the value the campaign ran with
+    (`Surrogate.legacy`), not today's default, so the campaign proposes as it did.
 
     Raises:
         SettingsError: as `resolve_settings`.
     """
-    if isinstance(settings, Mapping) and isinstance(name, str):
-        settings = {**ADDED_SETTINGS.get(name, {}), **settings}
+    if isinstance(settings, Mapping) and isinstance(name, str) and name in SURROGATES:
+        settings = {**SURROGATES[name].legacy, **settings}
     return resolve_settings(name, settings)
 
 
@@ -68,6 +64,5 @@ def resolve_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str,
 
 
 __all__ = [
-    "ADDED_SETTINGS", "SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings",
-    "stored_settings",
+    "SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings", "stored_settings",
 ]  # fmt: skip

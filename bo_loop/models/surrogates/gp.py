@@ -180,4 +180,7 @@ def fit_gp(
     return model
 
 
-SURROGATE = Surrogate(rules=RULES, fit=fit_gp, state=hyperparameters)
+#: A GP config stored without ``exact_max_rows`` ran an exact GP at any size.
+SURROGATE = Surrogate(
+    rules=RULES, fit=fit_gp, state=hyperparameters, legacy={"exact_max_rows": None}
+)
