@@ -101,10 +101,11 @@ def _table(q: int, out: Path, problems: Sequence[Problem], check_label: str) -> 
                 if ours["final"][1] <= theirs
                 else ("tie" if tie else f"**not met** (best peer {best} {_fmt(theirs)})")
             )
-            missing = sorted(set(BATCH_PEERS) - set(peers))
-            if missing or any(s["seeds"] != ours["seeds"] for s in peers.values()):
-                verdict += f"; incomplete: not run {missing}" if missing else "; incomplete"
-                verdict += " or unequal seeds"
+            missing = [m for m in BATCH_PEERS if m not in peers]
+            if missing:
+                verdict += f"; incomplete: {', '.join(missing)} not run"
+            if any(s["seeds"] != ours["seeds"] for s in peers.values()):
+                verdict += "; peers on other seed counts"
         rounds = math.ceil(problem.budget / q)
         for method in _method_order(list(per_method)):
             s = per_method[method]
