@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bo_loop.config import CampaignConfig
 from bo_loop.exceptions import InvalidArgumentError
 from bo_loop.models import surrogates
+from bo_loop.models.constrained import region_for
 from bo_loop.models.cross_validation import Comparison, compare
 from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
@@ -63,6 +64,8 @@ class ModelViews:
                 ``"space"`` optimises over the whole space, which may land where the model
                 extrapolates (on the 2,000-row historical example it predicted 105-111 where the
                 truth is 100).
+                Both respect the parameter constraints: a measured setting that breaks one is
+                never recommended.
         """
         if (
             isinstance(risk_aversion, bool)
@@ -75,9 +78,11 @@ class ModelViews:
         if within not in ("data", "space"):  # checked before the (possibly long) fit
             raise InvalidArgumentError(f"within must be 'data' or 'space', but got {within!r}.")
         fitted = self.fitted_model()
+        config = self._config
         return recommend_point(
-            fitted, float(risk_aversion), within=within, acquisition=self._config.acquisition
-        )
+            fitted, float(risk_aversion), within=within, acquisition=config.acquisition,
+            region=region_for(config.space, config.parameter_constraints, None),
+        )  # fmt: skip
 
     def fitted_model(
         self, surrogate: str | None = None, settings: Mapping[str, Any] | None = None

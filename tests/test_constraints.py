@@ -171,3 +171,41 @@ def test_measured_points_outside_the_constraints_are_stored_and_flagged(sqlite_u
 def test_a_campaign_without_constraints_has_no_violates_column(sqlite_url):
     campaign = create(sqlite_url, [])
     assert "violates" not in campaign.to_dataframe().columns
+
+
+def cheap(url: str) -> bl.Campaign:
+    """The mixture without the integer, optimised with little effort (the tests check where
+    points lie, not how good they are)."""
+    return bl.Campaign.create(
+        "blend", MIXTURE[:4], bl.Objective("yield"), storage=url, seed=0,
+        parameter_constraints=[SUM, LIMIT],
+        acquisition_settings={"num_restarts": 2, "raw_samples": 32},
+    )  # fmt: skip
+
+
+def test_recommend_respects_the_constraints_in_both_modes(sqlite_url):
+    # The outcome rises with ethanol and temperature, so the model's unconstrained optimum
+    # (ethanol 1, temperature 90) breaks both constraints, and the best measured point is the
+    # operator's own setting outside them.
+    campaign = cheap(sqlite_url)
+    for t in campaign.ask(8):
+        campaign.tell(t.number, 10 * t.params["ethanol"] + 0.1 * t.params["temperature"])
+    outside = {"water": 0.0, "ethanol": 1.0, "glycerol": 0.0, "temperature": 90.0}
+    assert campaign.add_observation(outside, 19.0).provenance["violates"] == [str(LIMIT)]
+    for within in ("space", "data"):
+        rec = campaign.recommend(within=within)
+        assert violations(rec.params, campaign.parameter_constraints) == [], within
+        assert rec.params != outside
+    # The constrained optimum lies on the inequality's boundary.
+    space_rec = campaign.recommend(within="space").params
+    assert space_rec["ethanol"] + 0.01 * space_rec["temperature"] > 1.1
+
+
+def test_recommend_within_data_says_why_when_every_measured_point_breaks_a_constraint(sqlite_url):
+    campaign = cheap(sqlite_url)
+    for i in range(3):
+        point = {"water": 0.5, "ethanol": 0.5, "glycerol": 0.1 * i + 0.1, "temperature": 50.0}
+        campaign.add_observation(point, float(i))
+    with pytest.raises(bl.BoLoopError, match=r"every measured setting breaks one of: water"):
+        campaign.recommend()
+    assert violations(campaign.recommend(within="space").params, [SUM, LIMIT]) == []
