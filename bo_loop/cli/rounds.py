@@ -44,7 +44,10 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
     with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count, fixed=fixed or None)
     try:
-        round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
+        round_files.write_round_file(
+            path, c.space, c.objective, trials, campaign=c.name,
+            comments=_constraint_lines(c, fixed),
+        )  # fmt: skip
     except RoundFileError as e:
         numbers = ", ".join(str(t.number) for t in trials)
         raise RoundFileError(
@@ -63,6 +66,15 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
         f"bo-loop tell {shlex.quote(c.name)} {shlex.quote(str(path))}",
         highlight=False,
     )
+
+
+def _constraint_lines(c: Campaign, fixed: dict[str, object]) -> list[str]:
+    """The lines above a round file's header: the constraints every row satisfies, and the
+    values held this round."""
+    lines = [f"constraint: {constraint}" for constraint in c.parameter_constraints]
+    if fixed:
+        lines.append("held this round: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()))
+    return lines
 
 
 def _parse_fix(entries: tuple[str, ...]) -> dict[str, object]:
@@ -96,7 +108,9 @@ def pending(c: Campaign, output: Path | None, force: bool) -> None:  # fmt: skip
         out.print(f"No pending trials: {path} was not written.")
     elif path is not None:
         round_files.check_column_names(c.space, c.objective)
-        round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
+        round_files.write_round_file(
+            path, c.space, c.objective, trials, campaign=c.name, comments=_constraint_lines(c, {})
+        )
         out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
 
 
@@ -113,7 +127,10 @@ def tell(c: Campaign, file: Path, dry_run: bool) -> None:
     If any row breaks a rule, nothing is recorded.
     """
     sheet = round_files.read_round_file(file)
-    plans, ignored = round_tell.plan_tell(sheet, c.space, c.objective, c.trials(), campaign=c.name)
+    plans, ignored = round_tell.plan_tell(
+        sheet, c.space, c.objective, c.trials(), campaign=c.name,
+        constraints=c.parameter_constraints,
+    )  # fmt: skip
     errors = [p for p in plans if p.action == "error"]
     recording = not errors and not dry_run
     if ignored:
@@ -150,6 +167,15 @@ def add(c: Campaign, file: Path) -> None:
     title = f"Added from {file.name}"
     out.print(cli_report.trials_table(c.space, c.objective, report.added, title=title))
     out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
+    for t in report.added:
+        if t.provenance.get("violates"):
+            out.print(
+                Text(
+                    f"Trial {t.number} breaks {'; '.join(t.provenance['violates'])}: stored as "
+                    "measured, flagged 'violates' (bo_loop never proposes such a point).",
+                    style="yellow",
+                )
+            )
 
 
 COMMANDS = [ask, pending, tell, add]
