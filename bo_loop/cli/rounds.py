@@ -46,7 +46,10 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
     with working(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count, fixed=fixed or None)
     try:
-        round_files.write_round_file(path, c.space, c.config.outcomes, trials, campaign=c.name)
+        round_files.write_round_file(
+            path, c.space, c.config.outcomes, trials, campaign=c.name,
+            comments=_constraint_lines(c, fixed),
+        )  # fmt: skip
     except RoundFileError as e:
         numbers = ", ".join(str(t.number) for t in trials)
         raise RoundFileError(
@@ -70,6 +73,15 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
         f"bo-loop tell {shlex.quote(c.name)} {shlex.quote(str(path))}",
         highlight=False,
     )
+
+
+def _constraint_lines(c: Campaign, fixed: dict[str, object]) -> list[str]:
+    """The lines above a round file's header: the constraints every row satisfies, and the
+    values held this round."""
+    lines = [f"constraint: {constraint}" for constraint in c.parameter_constraints]
+    if fixed:
+        lines.append("held this round: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()))
+    return lines
 
 
 def _parse_fix(entries: tuple[str, ...]) -> dict[str, object]:
@@ -103,7 +115,10 @@ def pending(c: Campaign, output: Path | None, force: bool) -> None:  # fmt: skip
         out.print(f"No pending trials: {path} was not written.")
     elif path is not None:
         round_files.check_column_names(c.space, c.config.outcomes)
-        round_files.write_round_file(path, c.space, c.config.outcomes, trials, campaign=c.name)
+        round_files.write_round_file(
+            path, c.space, c.config.outcomes, trials, campaign=c.name,
+            comments=_constraint_lines(c, {}),
+        )  # fmt: skip
         out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
 
 
@@ -122,8 +137,9 @@ def tell(c: Campaign, file: Path, dry_run: bool) -> None:
     """
     sheet = round_files.read_round_file(file)
     plans, ignored = round_tell.plan_tell(
-        sheet, c.space, c.config.outcomes, c.trials(), campaign=c.name
-    )
+        sheet, c.space, c.config.outcomes, c.trials(), campaign=c.name,
+        constraints=c.parameter_constraints,
+    )  # fmt: skip
     errors = [p for p in plans if p.action == "error"]
     recording = not errors and not dry_run
     if ignored:
@@ -161,6 +177,15 @@ def add(c: Campaign, file: Path) -> None:
         raise RoundFileError(f"{file.name}: {e}") from None
     added_summary(c.space, c.objectives, c.outcomes, report.added, file.name)
     out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
+    for t in report.added:
+        if t.provenance.get("violates"):
+            out.print(
+                Text(
+                    f"Trial {t.number} breaks {'; '.join(t.provenance['violates'])}: stored as "
+                    "measured, flagged 'violates' (bo_loop never proposes such a point).",
+                    style="yellow",
+                )
+            )
 
 
 COMMANDS = [ask, pending, tell, add]

@@ -2,8 +2,10 @@
 
 A round file has one row per trial: ``trial``, every parameter, one result column per outcome
 (the objective, or every objective and constrained outcome; blank until measured), ``note`` and
-``campaign`` (the campaign's name on every row, so that a file
-cannot be told to another campaign). This module writes and reads such files (and ``export``/``add``
+``campaign`` (the campaign's name on every row, so that a file cannot be told to another
+campaign). Lines starting with ``#`` above the header say what the technician must respect (the
+campaign's parameter constraints, values held this round); the reader skips them. This module
+writes and reads such files (and ``export``/``add``
 tables); checking a filled-in round against the campaign is :mod:`bo_loop.rounds.tell`.
 """
 
@@ -33,6 +35,8 @@ EXTENSIONS = (".csv", ".xlsx")
 TRIAL_COLUMN = "trial"
 NOTE_COLUMN = "note"
 CAMPAIGN_COLUMN = "campaign"
+#: What starts a comment line above a round file's header.
+COMMENT = "#"
 
 #: A cell as read: text from a CSV; text, numbers, booleans or dates from a workbook.
 Cell = str | float | int | bool | datetime | None
@@ -113,12 +117,14 @@ def write_round_file(
     trials: Sequence[Trial],
     *,
     campaign: str | None = None,
+    comments: Sequence[str] = (),
 ) -> None:
     """Write trials as a round file (CSV or XLSX by extension), the result and note cells empty
     (with several outcomes, a pending trial's outcomes told so far are filled in).
 
     ``campaign`` (the campaign's name) fills a ``campaign`` column on every row, which
-    ``bo-loop tell`` checks; None writes no such column.
+    ``bo-loop tell`` checks; None writes no such column. Each of ``comments`` is written as a
+    line ``# comment`` above the header (e.g. ``constraint: water + ethanol == 1``).
     """
     columns = round_columns(space, outcomes, campaign=campaign is not None)
     names = outcome_names(outcomes)
@@ -128,20 +134,27 @@ def write_round_file(
          *(t.values.get(n) if len(names) > 1 else None for n in names), None, *own]
         for t in trials
     ]  # fmt: skip
+    above = [f"{COMMENT} {c}" for c in comments]
     with _atomic(path) as tmp:
         if path.suffix.lower() == ".xlsx":
-            _write_xlsx(tmp, columns, rows, highlight=names)
+            _write_xlsx(tmp, columns, rows, highlight=names, comments=above)
         else:
             # utf-8-sig: Excel reads a CSV without the BOM as the local code page and garbles
             # non-ASCII choices. Python's str(float) is the shortest exact repr: no digits lost.
             with open(tmp, "w", newline="", encoding="utf-8-sig") as f:
                 writer = csv.writer(f)
+                writer.writerows([line] for line in above)
                 writer.writerow(columns)
                 writer.writerows([["" if v is None else v for v in row] for row in rows])
 
 
 def _write_xlsx(
-    path: Path, columns: list[str], rows: list[list[Any]], *, highlight: Sequence[str]
+    path: Path,
+    columns: list[str],
+    rows: list[list[Any]],
+    *,
+    highlight: Sequence[str],
+    comments: Sequence[str] = (),
 ) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
@@ -151,19 +164,22 @@ def _write_xlsx(
     ws = wb.active
     assert ws is not None
     ws.title = "round"
+    for line in comments:
+        ws.append([line])
+    header = len(comments) + 1
     ws.append(columns)
     for row in rows:
         ws.append(row)
     for i, name in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=i)
+        cell = ws.cell(row=header, column=i)
         cell.font = Font(bold=True)
         width = max([len(str(name)), *(len(str(r[i - 1])) for r in rows if r[i - 1] is not None)])
         ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 40)
         if name in highlight:
             # The columns the technician fills in.
-            for r in range(1, len(rows) + 2):
+            for r in range(header, header + len(rows) + 1):
                 ws.cell(row=r, column=i).fill = PatternFill("solid", fgColor="FFF2CC")
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"A{header + 1}"
     wb.save(path)
 
 
@@ -229,8 +245,9 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
     if not p.is_file():
         raise RoundFileError(f"Cannot read {str(p)!r}: no such file.")
     raw = _read_xlsx(p) if suffix == ".xlsx" else _read_csv(p)
-    while raw and all(is_blank(c) for c in raw[0][1]):
-        raw = raw[1:]  # leading empty rows: the header is the first row with something in it
+    while raw and (all(is_blank(c) for c in raw[0][1]) or _is_comment(raw[0][1])):
+        # Leading empty rows and "# ..." lines: the header is the first other row.
+        raw = raw[1:]
     if not raw:
         raise RoundFileError(f"{p.name} is empty: row 1 must be the header ({TRIAL_COLUMN}, ...).")
     header_row, header = raw[0]
@@ -255,6 +272,12 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
         padded = [*cells, *([None] * (width - len(cells)))]
         rows.append((number, {c: v for c, v in zip(columns, padded, strict=True) if c}))
     return Sheet(p.name, header_row, [c for c in columns if c], rows)
+
+
+def _is_comment(cells: Sequence[Cell]) -> bool:
+    """A "# ..." line above the header: its first non-blank cell is text starting with #."""
+    first = next((c for c in cells if not is_blank(c)), None)
+    return isinstance(first, str) and first.startswith(COMMENT)
 
 
 def _check_row_lengths(
@@ -290,7 +313,8 @@ def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
         raise RoundFileError(f"Cannot read {path.name}: it is neither UTF-8 nor Windows-1252 text.")
     if "\x00" in text:
         raise RoundFileError(f"Cannot read {path.name}: it is not a text (CSV) file.")
-    first = text.split("\n", 1)[0]
+    # The header decides the separator ("# ..." lines above it are free text).
+    first = next((t for t in text.split("\n") if not t.lstrip('"').startswith(COMMENT)), "")
     # Spreadsheets set to a decimal-comma locale save CSV with ';' between cells and '83,1'.
     semicolon = first.count(";") > first.count(",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if semicolon else ",")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bo_loop.campaign import Campaign
+from bo_loop.constraints import LinearConstraint
 from bo_loop.exceptions import BoLoopError, TrialNotFoundError, TrialStateError
 from bo_loop.objective import Objective
 from bo_loop.outcomes import Outcomes
@@ -154,12 +155,15 @@ def plan_tell(
     trials: Sequence[Trial],
     *,
     campaign: str | None = None,
+    constraints: Sequence[LinearConstraint] = (),
 ) -> tuple[list[RowPlan], list[str]]:
     """Check every row of a filled-in round file against the stored trials.
 
     ``outcomes``: the campaign's objective(s) and outcome constraints; a file has one result
     column per outcome. ``campaign`` (the campaign's name) is checked against the file's
-    ``campaign`` column.
+    ``campaign`` column. A row whose settings were edited is refused; when the edited settings
+    also break one of the ``constraints`` (the campaign's), the report says which and how to
+    record such a run.
 
     Returns:
         One plan per row, in file order (rows that broke a rule have ``action == "error"`` and
@@ -210,10 +214,13 @@ def plan_tell(
             problems.append(Problem("duplicate row",
                                     f"trial {number} appears in more than one row (rows {others}): keep one"))  # fmt: skip
         if trial is not None:
-            for p in space.parameters:
-                problem = _param_problem(p, cells[p.name], trial.params[p.name])
-                if problem:
-                    problems.append(problem)
+            edited = [
+                problem for p in space.parameters
+                if (problem := _param_problem(p, cells[p.name], trial.params[p.name]))
+            ]  # fmt: skip
+            problems += edited
+            if edited and constraints:
+                problems += _edit_breaks_constraints(space, cells, constraints)
         if not outcomes.is_single:
             plans.append(_plan_outcomes(row, number, cells, outcomes, trial, note, problems))
             continue
@@ -254,6 +261,28 @@ def _plan_outcomes(
         remark = f"{remark}; note not stored: the trial is still pending"
     return RowPlan(row, number, "", found.action, None, note, remark, values=found.values,
                    cells=shown)  # fmt: skip
+
+
+def _edit_breaks_constraints(
+    space: Space, cells: Mapping[str, Cell], constraints: Sequence[LinearConstraint]
+) -> list[Problem]:
+    """The constraints the settings as written in an edited row break (numbers only)."""
+    written = {p.name: _number(cells[p.name]) for p in space.parameters}
+    broken = [
+        str(c) for c in constraints
+        if all(written[n] is not None for n in c.coefficients) and not c.holds(written)
+    ]  # fmt: skip
+    if not broken:
+        return []
+    return [
+        Problem(
+            "breaks a constraint",
+            f"the settings as edited break the parameter constraint(s) {'; '.join(broken)}. A "
+            "run outside the constraints is still a fact worth keeping: write 'abandoned' as the "
+            "result and record the run with `bo-loop add`, which stores it flagged 'violates' "
+            "(it is never proposed)",
+        )
+    ]
 
 
 def _against_finished(
