@@ -117,7 +117,7 @@ def test_dngo_calibration_smoke_writes_its_table() -> None:
     done = _smoke("experiments.dngo_calibration")
     assert done.returncode == 0, done.stderr[-3000:]
     text = (ROOT / "experiments" / "results" / "dngo_calibration_smoke.md").read_text()
-    assert "| GP |" in text and "| DNGO, one network |" in text and "| DNGO, defaults |" in text
+    assert "| GP |" in text and "| DNGO, BLR heads |" in text and "| DNGO, defaults |" in text
     assert "Default DNGO: coverage" in text
     rows = json.loads(
         (ROOT / "experiments" / "results" / "dngo_calibration_smoke.json").read_text()

@@ -336,9 +336,9 @@ def test_next_hints_quote_names_with_spaces(sqlite_url, tmp_path):
     assert "Next: bo-loop ask 'rig yield' -n 4 -o round-01.csv" in result.stdout
     result = invoke("ask", "rig yield", "-o", tmp_path / "round 1.csv", "--storage", sqlite_url)
     assert result.exit_code == 0, result.stderr
-    # rich wraps long lines at a space: join them back.
-    assert f"bo-loop tell 'rig yield' '{tmp_path / 'round 1.csv'}'" in result.stdout.replace(
-        "\n", ""
+    # rich wraps long lines at a space (dropping it): join the words back with one space.
+    assert f"bo-loop tell 'rig yield' '{tmp_path / 'round 1.csv'}'" in " ".join(
+        result.stdout.split()
     )
 
 
