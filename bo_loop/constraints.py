@@ -214,8 +214,8 @@ def check_fixed(
     """Validate the values held for one ask; the region with them fixed must not be empty.
 
     Raises:
-        SpaceError: an unknown name, a value its parameter refuses, or values that leave no
-            point satisfying the constraints.
+        SpaceError: an unknown name, a value its parameter refuses, every parameter held, or
+            values that leave no point satisfying the constraints.
     """
     if fixed is None:
         return {}
@@ -227,6 +227,14 @@ def check_fixed(
             f"fixed may only name parameters of the space {space.names!r}, but got {unknown!r}."
         )
     clean = {name: space[name].validate(value) for name, value in fixed.items()}
+    if len(clean) == len(space.names):
+        # Nothing is left to choose: a proposal would be the user's own setting, which is a
+        # measured run to record (add_observation), not a suggestion of the model.
+        raise SpaceError(
+            f"fixed must leave at least one parameter free for the model to choose, but it holds "
+            f"every parameter ({clean!r}). To run exactly that setting, measure it and record it "
+            f"with add_observation(params, value) (`bo-loop add`)."
+        )
     if constraints and not (
         is_feasible(space, constraints, clean) and has_integer_point(space, constraints, clean)
     ):

@@ -137,6 +137,10 @@ def test_constraints_are_stored_and_read_back(sqlite_url):
         ({"temperature": 95.0}, r"'temperature' must lie in \[20.0, 90.0\], but got 95.0"),
         ({"water": 0.7, "ethanol": 0.6}, r"fixed values must leave some point .* water"),
         ({"ethanol": 1.0, "temperature": 90.0}, r"fixed=\{'ethanol': 1.0, 'temperature': 90.0\}"),
+        (
+            {"water": 0.5, "ethanol": 0.2, "glycerol": 0.3, "temperature": 50.0, "stir": 2},
+            r"fixed must leave at least one parameter free .* add_observation",
+        ),
     ],
 )
 def test_ask_refuses_bad_fixed_values_and_stores_nothing(sqlite_url, fixed, message):
