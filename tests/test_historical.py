@@ -93,7 +93,13 @@ def test_recommend_interval_includes_the_models_misfit(sqlite_url):
     with pytest.raises(bl.BoLoopError, match="within must be 'data' or 'space'"):
         recommend_point(fitted, within="everywhere")  # type: ignore[arg-type]
     # The campaign passes the choice through, and refuses a bad one before fitting anything.
-    assert campaign.recommend(within="space").params == anywhere.params
+    # (Within rounding: the campaign fits on the small-data thread count, this direct call does
+    # not, and DNGO's GP head then differs in the last digits.)
+    passed = campaign.recommend(within="space").params
+    assert passed == pytest.approx(anywhere.params, rel=1e-5)
+    assert (passed["Pressure"], passed["Temperature"]) == (
+        anywhere.params["Pressure"], anywhere.params["Temperature"],
+    )  # fmt: skip
     with pytest.raises(
         bl.InvalidArgumentError, match="within must be 'data' or 'space', but got 'all'"
     ):

@@ -104,7 +104,7 @@ def test_scip_proves_the_optimum_of_a_one_layer_dngo_on_a_mixed_space(sqlite_url
     c = bl.Campaign.create(
         "scip_dngo", [bl.Real("a", 0.0, 4.0), bl.Integer("n", 0, 4), bl.Categorical("c", ["A", "B", "C"])],
         "y", storage=sqlite_url, surrogate="dngo",
-        surrogate_settings={"ensemble": 1, "hidden": [8], "max_steps": 200},
+        surrogate_settings={"ensemble": 1, "hidden": [8], "max_steps": 200, "head": "blr"},
     )  # fmt: skip
     c.add_observations(data)
     fitted = c.fitted_model()
