@@ -25,6 +25,7 @@ from bo_loop.imports import ImportReport
 from bo_loop.infer import infer_space
 from bo_loop.models.recommend import Recommendation
 from bo_loop.objective import Objective
+from bo_loop.outcomes import OutcomeConstraint
 from bo_loop.space import Categorical, Integer, Real, Space
 from bo_loop.trial import Trial, TrialState
 
@@ -46,6 +47,7 @@ __all__ = [
     "Objective",
     "ObjectiveError",
     "ObservationError",
+    "OutcomeConstraint",
     "Real",
     "Recommendation",
     "SchemaVersionError",

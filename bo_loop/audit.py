@@ -24,6 +24,7 @@ HISTORY_COLUMNS = [
     "old_value",
     "new_value",
     "reason",
+    "outcome",
 ]
 
 
@@ -41,6 +42,8 @@ class TrialEvent:
         new_value: The value that counts after (``tell``, ``add``, ``correct``), else None.
         reason: Why (required for ``correct``, ``retract`` and ``reopen``; optional for ``fail``
             and ``abandon``).
+        outcome: The outcome whose value changed (a tell of three outcomes writes three events),
+            or None for an event without a value.
     """
 
     number: int
@@ -51,10 +54,17 @@ class TrialEvent:
     old_value: float | None
     new_value: float | None
     reason: str | None
+    outcome: str | None = None
 
 
-def history_frame(events: Sequence[TrialEvent]) -> pd.DataFrame:
-    """One row per event, oldest first, with the columns of :data:`HISTORY_COLUMNS`."""
+def history_frame(
+    events: Sequence[TrialEvent], single_objective: str | None = None
+) -> pd.DataFrame:
+    """One row per event, oldest first, with the columns of :data:`HISTORY_COLUMNS`.
+
+    ``single_objective`` names the outcome of value events stored before outcomes were recorded
+    (schema revision 0003): those campaigns had one objective.
+    """
     return pd.DataFrame(
         [
             {
@@ -66,6 +76,9 @@ def history_frame(events: Sequence[TrialEvent]) -> pd.DataFrame:
                 "old_value": e.old_value,
                 "new_value": e.new_value,
                 "reason": e.reason,
+                "outcome": e.outcome
+                if e.outcome is not None or (e.old_value is None and e.new_value is None)
+                else single_objective,
             }
             for e in events
         ],

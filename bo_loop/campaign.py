@@ -11,33 +11,35 @@ import builtins
 import numbers
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from bo_loop.campaign_data import DataEntry, value_name
 from bo_loop.campaign_model import ModelViews
+from bo_loop.campaign_outcomes import OutcomeViews
 from bo_loop.config import CampaignConfig, build_config, check_campaign_name, check_int
-from bo_loop.constraints import LinearConstraint, check_fixed, violations
+from bo_loop.constraints import LinearConstraint, check_fixed
 from bo_loop.corrections import Corrections
 from bo_loop.exceptions import (
     InvalidArgumentError,
     TrialNotFoundError,
 )
-from bo_loop.imports import ImportReport, parse_rows
-from bo_loop.infer import infer_space
 from bo_loop.models.constrained import region_for
 from bo_loop.models.propose import propose
 from bo_loop.objective import Objective
+from bo_loop.outcomes import OutcomeConstraint
 from bo_loop.space import Parameter, Space
 from bo_loop.storage import Database, store
+from bo_loop.storage.outcomes import tell_values
 from bo_loop.tell_checks import parse_round
 from bo_loop.trial import Trial, TrialState
 
 MAX_ASK = 1000
 
 
-class Campaign(ModelViews, Corrections):
+class Campaign(ModelViews, Corrections, DataEntry, OutcomeViews):
     """A Bayesian-optimisation campaign stored in a database.
 
     Create one with :meth:`create`, open it anywhere with :meth:`load`.
@@ -64,10 +66,6 @@ class Campaign(ModelViews, Corrections):
         return self._config.space
 
     @property
-    def objective(self) -> Objective:
-        return self._config.objective
-
-    @property
     def seed(self) -> int:
         return self._config.seed
 
@@ -83,8 +81,10 @@ class Campaign(ModelViews, Corrections):
         cls,
         name: str,
         parameters: Sequence[Parameter] | Space,
-        objective: Objective | str = "objective",
+        objective: Objective | str | None = None,
         *,
+        objectives: Sequence[Objective] | None = None,
+        outcome_constraints: Sequence[OutcomeConstraint] = (),
         storage: str | os.PathLike[str] | None = None,
         surrogate: str = "gp",
         surrogate_settings: Mapping[str, Any] | None = None,
@@ -98,7 +98,15 @@ class Campaign(ModelViews, Corrections):
         Args:
             name: Unique within the storage.
             parameters: ``bl.Real``, ``bl.Integer`` and ``bl.Categorical`` parameters.
-            objective: A ``bl.Objective``, or just the outcome's name (then maximised).
+            objective: A ``bl.Objective``, or just the outcome's name (then maximised);
+                default ``"objective"``.
+            objectives: Several objectives instead, e.g. ``[bl.Objective("yield", "maximize",
+                bounds=(0, 100)), bl.Objective("cost", "minimize")]`` (not with ``objective``).
+                Proposals then improve the Pareto front (qLogNEHVI); see :meth:`pareto_front`.
+            outcome_constraints: ``bl.OutcomeConstraint`` objects such as
+                ``OutcomeConstraint("purity", ">=", 95.0)``: on an objective or on an outcome
+                measured only for the constraint. Proposals favour points likely to meet them;
+                ``best`` and ``pareto_front`` count only trials that meet them.
             storage: A SQLAlchemy URL or a SQLite file path; default ``$BO_LOOP_STORAGE`` or
                 ``sqlite:///campaigns.db``.
             surrogate: ``"gp"`` or ``"dngo"``.
@@ -119,7 +127,8 @@ class Campaign(ModelViews, Corrections):
         """
         name = check_campaign_name(name)
         config = build_config(
-            parameters, objective, surrogate=surrogate, surrogate_settings=surrogate_settings,
+            parameters, objective, objectives=objectives, outcome_constraints=outcome_constraints,
+            surrogate=surrogate, surrogate_settings=surrogate_settings,
             seed=seed, initial_design_size=initial_design_size,
             acquisition_settings=acquisition_settings,
             parameter_constraints=parameter_constraints,
@@ -189,35 +198,60 @@ class Campaign(ModelViews, Corrections):
         def work(session: Session) -> builtins.list[Trial]:
             record = store.get_campaign(session, self.name, lock=True)
             c = self._apply_config(record.config)
-            trials = store.read_trials(session, record.id, c.objective.name)
+            names = c.outcomes.names
+            trials = store.read_trials(session, record.id, value_name(c.outcomes), names)
             proposals = propose(
                 c.space, c.objective, trials, n, seed=c.seed, surrogate=c.surrogate,
                 settings=c.surrogate_settings, acquisition=c.acquisition,
                 design_size=c.initial_design_size,
                 region=region_for(c.space, c.parameter_constraints, held),
+                outcomes=None if c.outcomes.is_single else c.outcomes,
             )  # fmt: skip
             extra = {"fixed": held} if held else {}
             new = [
                 store.NewTrial(p.params, "bo_loop", {**p.provenance, **extra}) for p in proposals
             ]
-            return store.insert_trials(session, record.id, self.objective.name, new)
+            return store.insert_trials(session, record.id, value_name(c.outcomes), new, names)
 
         return self._db.run(work)
 
     def tell(
         self, number: int, value: float | Mapping[str, float], *, note: str | None = None
     ) -> Trial:
-        """Record the measured outcome of a pending trial.
+        """Record the measured outcome(s) of a pending trial.
+
+        With several outcomes they may come in parts: ``tell(n, {"yield": 77.0})`` today,
+        ``tell(n, {"cost": 2.9, "purity": 94.0})`` tomorrow. The trial stays PENDING (its
+        ``missing`` lists what it waits for) until every outcome is in, then it is COMPLETED.
+        A value already told is never overwritten: telling it again is refused (use
+        :meth:`correct`).
 
         Args:
             number: The trial's number.
-            value: A finite number, or ``{objective_name: number}``.
+            value: A finite number (a campaign with one outcome), or ``{outcome: number}`` for
+                some or all outcomes.
             note: An optional remark (e.g. "sample cloudy"), kept as the trial's ``reason``
                 (see :meth:`to_dataframe` and :meth:`history`), as a failed trial keeps its own.
+
+        Raises:
+            ObservationError: an unknown outcome, a value that is not finite or lies outside
+                its objective's bounds (nothing is stored).
+            TrialStateError: the trial is not pending, or already holds one of the outcomes.
         """
         number = check_int(number, "trial number", 0)
-        v = self.objective.parse_value(value)
-        return self._finish(number, TrialState.COMPLETED, value=v, reason=note, action="tell")
+        outcomes = self._config.outcomes
+        if outcomes.is_single:
+            v = outcomes.objectives[0].parse_value(value)
+            return self._finish(number, TrialState.COMPLETED, value=v, reason=note, action="tell")
+        values = outcomes.parse_values(value)
+        if note is not None and not isinstance(note, str):
+            raise InvalidArgumentError(f"reason must be a string, but got {note!r}.")
+        return self._db.run(
+            lambda s: tell_values(
+                s, self._id, number, values, objective=value_name(outcomes),
+                outcomes=outcomes.names, note=note,
+            )
+        )  # fmt: skip
 
     def fail(self, number: int, reason: str | None = None) -> Trial:
         """Mark a pending trial as failed (the experiment ran but gave no usable outcome)."""
@@ -240,10 +274,11 @@ class Campaign(ModelViews, Corrections):
     ) -> Trial:  # fmt: skip
         if reason is not None and not isinstance(reason, str):
             raise InvalidArgumentError(f"reason must be a string, but got {reason!r}.")
+        outcomes = self._config.outcomes
         return self._db.run(
             lambda s: store.finish_trial(
-                s, self._id, number, state, objective=self.objective.name, value=value,
-                reason=reason, action=action,
+                s, self._id, number, state, objective=value_name(outcomes), value=value,
+                reason=reason, action=action, outcomes=outcomes.names,
             )
         )  # fmt: skip
 
@@ -266,7 +301,8 @@ class Campaign(ModelViews, Corrections):
 
         Args:
             values: The measured outcomes: ``{number: value}`` or ``(number, value)`` pairs, each
-                value a finite number or ``{objective_name: number}``.
+                value a finite number or ``{outcome: number}`` (with several outcomes, some or
+                all of them: a trial completes once every outcome is in, as with :meth:`tell`).
             failed: Trials that ran without a usable outcome: ``{number: reason or None}``, or
                 just their numbers.
             abandoned: Trials that will not be run, as ``failed``.
@@ -282,55 +318,22 @@ class Campaign(ModelViews, Corrections):
             TrialStateError, TrialNotFoundError: a trial is not pending or does not exist (every
                 such trial is listed); nothing was written.
         """
-        round_ = parse_round(self.objective, values, failed, abandoned, notes or {})
+        outcomes = self._config.outcomes
+        round_ = parse_round(outcomes, values, failed, abandoned, notes or {})
         if not round_:
             return []
-        return self._db.run(lambda s: store.finish_trials(s, self._id, self.objective.name, round_))
-
-    def add_observation(
-        self, params: Mapping[str, Any], value: float | Mapping[str, float]
-    ) -> Trial:
-        """Store a point measured without being asked (the operator's own choice).
-
-        A point that breaks a parameter constraint is stored all the same (it was measured) and
-        flagged: its provenance lists the constraints under ``violates``.
-        """
-        clean = self.space.validate(params)
-        v = self.objective.parse_value(value)
-        provenance = _flagged({"generator": "manual"}, clean, self.parameter_constraints)
-        item = store.NewTrial(clean, "manual", provenance, TrialState.COMPLETED, v)
-        return self._db.run(lambda s: self._insert_locked(s, [item]))[0]
-
-    def add_observations(
-        self,
-        data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
-        *,
-        on_error: Literal["raise", "skip"] = "raise",
-    ) -> ImportReport:
-        """Store measured rows (parameter columns + the objective's column) from a DataFrame or CSV.
-
-        Every row is validated. With ``on_error="raise"`` (default) nothing is stored if any row
-        is bad, and the ImportRowsError lists each bad row and the rule it broke; with
-        ``on_error="skip"`` the valid rows are stored and the rejects returned. Rows that break
-        a parameter constraint are stored and flagged, as by :meth:`add_observation`.
-        """
-        valid, rejected = parse_rows(data, self.space, self.objective, on_error=on_error)
-        items = _imported(valid, self.parameter_constraints)
-        added = self._db.run(lambda s: self._insert_locked(s, items)) if items else []
-        return ImportReport(added=added, rejected=rejected)
-
-    def _insert_locked(
-        self, session: Session, items: Sequence[store.NewTrial]
-    ) -> builtins.list[Trial]:
-        record = store.get_campaign(session, self.name, lock=True)
-        return store.insert_trials(session, record.id, self.objective.name, items)
+        return self._db.run(
+            lambda s: store.finish_trials(s, self._id, value_name(outcomes), round_, outcomes.names)
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
     def trials(self, state: TrialState | str | None = None) -> builtins.list[Trial]:
         """Every trial, in number order; only those in ``state`` when given."""
+        outcomes = self._config.outcomes
         all_trials = self._db.run(
-            lambda s: store.read_trials(s, self._id, self.objective.name), write=False
+            lambda s: store.read_trials(s, self._id, value_name(outcomes), outcomes.names),
+            write=False,
         )
         if state is None:
             return all_trials
@@ -341,31 +344,28 @@ class Campaign(ModelViews, Corrections):
         """One trial by number (read alone: the cost does not grow with the campaign)."""
         found = None
         if isinstance(number, numbers.Integral) and not isinstance(number, bool):
+            outcomes = self._config.outcomes
             found = self._db.run(
-                lambda s: store.read_trial(s, self._id, self.objective.name, int(number)),
+                lambda s: store.read_trial(
+                    s, self._id, value_name(outcomes), int(number), outcomes.names
+                ),
                 write=False,
             )
         if found is None:
             raise TrialNotFoundError(f"No trial numbered {number!r} in campaign {self.name!r}.")
         return found
 
-    def best(self) -> Trial | None:
-        """The completed trial with the best observed outcome, or None before any is told."""
-        done = self.trials(TrialState.COMPLETED)
-        if not done:
-            return None
-        sign = self.objective.sign
-        return max(done, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
-
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per trial: number, state, parameters, outcome, source, generator, timing.
+        """One row per trial: number, state, parameters, one column per outcome, source,
+        generator, timing (an outcome not told yet is empty).
 
         ``state`` is the trial's state, or ``"retracted"`` for a FAILED trial whose value was
         retracted (``Trial.label``). A campaign with parameter constraints has a ``violates``
         column too: the constraints a trial's settings break ("" for none), as
         :meth:`add_observation` flagged them.
         """
-        columns = ["number", "state", *self.space.names, self.objective.name, "source", "generator",
+        names = list(self.outcomes)
+        columns = ["number", "state", *self.space.names, *names, "source", "generator",
                    "reason", "created_at", "finished_at"]  # fmt: skip
         constrained = bool(self.parameter_constraints)
         rows = [
@@ -373,7 +373,7 @@ class Campaign(ModelViews, Corrections):
                 "number": t.number,
                 "state": t.label,
                 **t.params,
-                self.objective.name: t.value,
+                **{name: t.values.get(name) for name in names},
                 "source": t.source,
                 "generator": t.provenance.get("generator"),
                 "reason": t.reason,
@@ -388,90 +388,14 @@ class Campaign(ModelViews, Corrections):
         return pd.DataFrame(rows, columns=[*columns, *(["violates"] if constrained else [])])
 
     def __repr__(self) -> str:
+        goals = ", ".join(f"{o.goal} {o.name!r}" for o in self.objectives)
+        constraints = "".join(f", {c}" for c in self.outcome_constraints)
         return (
-            f"Campaign({self.name!r}, {len(self.space)} parameters, {self.objective.goal} "
-            f"{self.objective.name!r}, surrogate={self.surrogate!r}, storage={self.storage!r})"
+            f"Campaign({self.name!r}, {len(self.space)} parameters, {goals}{constraints}, "
+            f"surrogate={self.surrogate!r}, storage={self.storage!r})"
         )
-
-    # -- notebooks -------------------------------------------------------------------------
-
-    @classmethod
-    def from_dataframe(
-        cls,
-        name: str,
-        data: pd.DataFrame,
-        objective: Objective | str,
-        *,
-        storage: str | os.PathLike[str] | None = None,
-        parameters: Sequence[str] | None = None,
-        overrides: Mapping[str, Parameter] | None = None,
-        log: Sequence[str] = (),
-        on_error: Literal["raise", "skip"] = "raise",
-        **create_options: Any,
-    ) -> Campaign:
-        """Create a campaign whose space is inferred from measured rows, and store the rows.
-
-        The space comes from ``bo_loop.infer.infer_space`` (bounds from each column's min and
-        max; integer, real and categorical columns told apart). Rows are validated before the
-        campaign is created: with ``on_error="raise"`` a bad row leaves no campaign behind.
-
-        Args:
-            name: Unique within the storage.
-            data: Parameter columns and the objective's column.
-            objective: A ``bl.Objective``, or the outcome column's name (then maximised).
-            storage: As for :meth:`create`.
-            parameters: The columns to use as parameters; default all but the outcome.
-            overrides: Parameter definitions to use instead of inferred ones, by column.
-            log: Number columns to search on a log scale.
-            on_error: ``"skip"`` stores the valid rows only.
-            **create_options: Passed to :meth:`create` (``surrogate``, ``seed``, ...).
-        """
-        objective = Objective(objective) if isinstance(objective, str) else objective
-        space = infer_space(
-            data, objective.name, parameters=parameters, overrides=overrides, log=log
-        )
-        rows = data[[*space.names, objective.name]]
-        name = check_campaign_name(name)
-        built = build_config(space, objective, **create_options)
-        config = built.to_json()
-        valid, _ = parse_rows(rows, space, objective, on_error=on_error)
-        items = _imported(valid, built.parameter_constraints)
-
-        def work(session: Session) -> store.CampaignRecord:
-            record = store.create_campaign(session, name, config)
-            if items:
-                store.insert_trials(session, record.id, objective.name, items)
-            return record
-
-        db = Database(storage)
-        return cls(db, db.run(work))
 
     def _repr_html_(self) -> str:
         from bo_loop.display import campaign_html
 
         return campaign_html(self)
-
-
-def _imported(
-    valid: Sequence[tuple[dict[str, Any], float]],
-    constraints: Sequence[LinearConstraint] = (),
-) -> list[store.NewTrial]:
-    """Validated imported rows as completed trials of source "manual" (flagged as `_flagged`)."""
-    return [
-        store.NewTrial(
-            params,
-            "manual",
-            _flagged({"generator": "manual", "import": True}, params, constraints),
-            TrialState.COMPLETED,
-            v,
-        )
-        for params, v in valid
-    ]
-
-
-def _flagged(
-    provenance: dict[str, Any], params: Mapping[str, Any], constraints: Sequence[LinearConstraint]
-) -> dict[str, Any]:
-    """``provenance`` with ``violates``: the constraints a measured point breaks, if any."""
-    broken = violations(params, constraints)
-    return {**provenance, "violates": broken} if broken else provenance

@@ -17,12 +17,15 @@ from bo_loop.constraints import LinearConstraint, check_constraints
 from bo_loop.exceptions import ConfigFormatError, InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.models import acquisition, surrogates
 from bo_loop.objective import Objective
+from bo_loop.outcomes import OutcomeConstraint, Outcomes
 from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
 
 #: Version of the config layout. 1: space, objective, surrogate (GP settings empty), seed,
 #: initial_design_size. 2: every setting stored in full, and the acquisition's settings.
 #: 3: ``parameter_constraints`` (linear constraints over the parameters; none before).
-CONFIG_FORMAT = 3
+#: 4: ``objectives`` (a list, each with optional ``bounds``) replaces ``objective``, and
+#: ``outcome_constraints`` (none before).
+CONFIG_FORMAT = 4
 
 #: Columns that ``to_dataframe``, exports and round files write beside the parameters and the
 #: outcome: a parameter or objective of the same name would be overwritten there. Refused at
@@ -50,7 +53,7 @@ def check_int(value: object, label: str, low: int, high: int | None = None) -> i
     return v
 
 
-def check_names(space: Space, objective: Objective) -> None:
+def check_names(space: Space, outcomes: Outcomes | Objective) -> None:
     """Refuse names that clash with each other or with the columns bo_loop writes itself, and
     names that print like another name.
 
@@ -59,21 +62,32 @@ def check_names(space: Space, objective: Objective) -> None:
     for name in space.names:
         if has_bad_characters(name):
             raise SpaceError(f"A parameter name {NAME_RULE}, but got name={name!r}.")
-    if has_bad_characters(objective.name):
-        raise ObjectiveError(f"An objective name {NAME_RULE}, but got name={objective.name!r}.")
-    if objective.name in space.names:
-        raise ObjectiveError(
-            f"The objective's name must differ from every parameter name, but got {objective.name!r}."
-        )
+    if isinstance(outcomes, Objective):
+        outcomes = Outcomes((outcomes,))
+    for objective in outcomes.objectives:
+        _check_outcome_name(space, objective.name, "objective")
+    for c in outcomes.constraints:
+        _check_outcome_name(space, c.name, "outcome constraint")
     for name in space.names:
         if name in RESERVED_NAMES:
             raise SpaceError(
                 f"A parameter name must not be one of {sorted(RESERVED_NAMES)} (columns bo_loop "
                 f"writes beside the parameters), but got name={name!r}."
             )
+
+
+def _check_outcome_name(space: Space, name: str, kind: str) -> None:
+    objective = Objective(name)
+    if has_bad_characters(objective.name):
+        raise ObjectiveError(f"An objective name {NAME_RULE}, but got name={objective.name!r}.")
+    if objective.name in space.names:
+        raise ObjectiveError(
+            f"An {kind}'s outcome name must differ from every parameter name, but got "
+            f"{objective.name!r}."
+        )
     if objective.name in RESERVED_NAMES:
         raise ObjectiveError(
-            f"An objective name must not be one of {sorted(RESERVED_NAMES)} (columns bo_loop "
+            f"An outcome name must not be one of {sorted(RESERVED_NAMES)} (columns bo_loop "
             f"writes beside the outcome), but got name={objective.name!r}."
         )
 
@@ -83,19 +97,30 @@ class CampaignConfig:
     """What a campaign proposes from, besides its trials. Built checked; stored as JSON."""
 
     space: Space
-    objective: Objective
+    objectives: tuple[Objective, ...]
     seed: int = 0
     surrogate: str = "gp"
     surrogate_settings: Mapping[str, Any] = field(default_factory=dict)
     acquisition: Mapping[str, Any] = field(default_factory=dict)
     initial_design_size: int | None = None
     parameter_constraints: tuple[LinearConstraint, ...] = ()
+    outcome_constraints: tuple[OutcomeConstraint, ...] = ()
+
+    @property
+    def objective(self) -> Objective:
+        """The first objective: the campaign's only one unless it has several."""
+        return self.objectives[0]
+
+    @property
+    def outcomes(self) -> Outcomes:
+        """The objectives and outcome constraints, checked together."""
+        return Outcomes(self.objectives, self.outcome_constraints)
 
     @classmethod
     def build(
         cls,
         space: Space,
-        objective: Objective,
+        objective: Objective | Outcomes,
         *,
         seed: object = 0,
         surrogate: object = "gp",
@@ -109,11 +134,13 @@ class CampaignConfig:
         Raises:
             BoLoopError: a subclass naming the rule and the value that broke it.
         """
-        check_names(space, objective)
+        outcomes = objective if isinstance(objective, Outcomes) else Outcomes((objective,))
+        check_names(space, outcomes)
         size = initial_design_size
         return cls(
             space=space,
-            objective=objective,
+            objectives=outcomes.objectives,
+            outcome_constraints=outcomes.constraints,
             seed=check_int(seed, "seed", 0, 2**31 - 1),
             surrogate=str(surrogate),
             surrogate_settings=surrogates.resolve_settings(surrogate, surrogate_settings),  # type: ignore[arg-type]
@@ -126,16 +153,16 @@ class CampaignConfig:
 
     def with_surrogate(self, name: str, settings: Mapping[str, Any] | None) -> CampaignConfig:
         return CampaignConfig(
-            self.space, self.objective, self.seed, name,
+            self.space, self.objectives, self.seed, name,
             surrogates.resolve_settings(name, settings), self.acquisition,
-            self.initial_design_size, self.parameter_constraints,
+            self.initial_design_size, self.parameter_constraints, self.outcome_constraints,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": CONFIG_FORMAT,
             "space": self.space.to_config(),
-            "objective": self.objective.to_config(),
+            **self.outcomes.to_config(),
             "surrogate": {"name": self.surrogate, "settings": dict(self.surrogate_settings)},
             "acquisition": dict(self.acquisition),
             "seed": self.seed,
@@ -146,21 +173,27 @@ class CampaignConfig:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], campaign: str = "") -> CampaignConfig:
         """Read a stored config; a format-1 config gets the settings its campaigns ran with,
-        formats 1 and 2 no parameter constraints.
+        formats 1 and 2 no parameter constraints, formats 1 to 3 one objective (``objective``)
+        and no outcome constraints.
 
         Raises:
             ConfigFormatError: the format is unknown (written by a newer bo_loop).
         """
         fmt = raw.get("format")
-        if fmt not in (1, 2, CONFIG_FORMAT):
+        if fmt not in (1, 2, 3, CONFIG_FORMAT):
             raise ConfigFormatError(
                 f"Campaign {campaign!r} has config format {fmt!r}, but this bo_loop reads formats "
                 f"1 to {CONFIG_FORMAT}: upgrade bo_loop (pip install -U bo_loop) to open it."
             )
         surrogate = raw["surrogate"]
+        objectives = (
+            tuple(Objective.from_config(o) for o in raw["objectives"])
+            if "objectives" in raw
+            else (Objective.from_config(raw["objective"]),)
+        )
         return cls(
             space=Space.from_config(raw["space"]),
-            objective=Objective.from_config(raw["objective"]),
+            objectives=objectives,
             seed=int(raw["seed"]),
             surrogate=str(surrogate["name"]),
             # Format 1 stored the GP's settings as {} (they were module constants): its defaults
@@ -172,6 +205,9 @@ class CampaignConfig:
             initial_design_size=raw.get("initial_design_size"),
             parameter_constraints=tuple(
                 LinearConstraint.from_config(c) for c in raw.get("parameter_constraints", [])
+            ),
+            outcome_constraints=tuple(
+                OutcomeConstraint.from_config(c) for c in raw.get("outcome_constraints", [])
             ),
         )
 
@@ -188,15 +224,52 @@ def check_campaign_name(name: object) -> str:
     return name
 
 
+def build_outcomes(
+    objective: Objective | str | None,
+    objectives: Sequence[Objective] | None = None,
+    outcome_constraints: Sequence[OutcomeConstraint] | None = (),
+) -> Outcomes:
+    """The checked outcomes of a new campaign: ``objective=`` (one) or ``objectives=`` (a list).
+
+    Raises:
+        ObjectiveError: both or neither usable, a bad objective or constraint, duplicate names.
+    """
+    if objective is not None and objectives is not None:
+        raise ObjectiveError(
+            "Give objective= (one objective) or objectives= (a list), not both; got "
+            f"objective={objective!r} and objectives={objectives!r}."
+        )
+    if objectives is None:
+        objective = "objective" if objective is None else objective
+        if isinstance(objective, str):
+            objective = Objective(objective)
+        if not isinstance(objective, Objective):
+            raise ObjectiveError(
+                f"objective must be a bl.Objective or a name, but got {objective!r}."
+            )
+        objectives = [objective]
+    if isinstance(objectives, Objective | str) or not isinstance(objectives, Sequence):
+        raise ObjectiveError(
+            f"objectives must be a list of bl.Objective, but got objectives={objectives!r}."
+        )
+    constraints = outcome_constraints or ()
+    if isinstance(constraints, OutcomeConstraint) or not isinstance(constraints, Sequence):
+        raise ObjectiveError(
+            "outcome_constraints must be a list of bl.OutcomeConstraint, but got "
+            f"outcome_constraints={constraints!r}."
+        )
+    return Outcomes(tuple(objectives), tuple(constraints))
+
+
 def build_config(
     parameters: Sequence[Parameter] | Space,
-    objective: Objective | str,
+    objective: Objective | str | None = None,
+    *,
+    objectives: Sequence[Objective] | None = None,
+    outcome_constraints: Sequence[OutcomeConstraint] | None = (),
     **options: Any,
 ) -> CampaignConfig:
     """The checked config of a new campaign (see `Campaign.create` for the options)."""
     space = parameters if isinstance(parameters, Space) else Space(parameters)
-    if isinstance(objective, str):
-        objective = Objective(objective)
-    if not isinstance(objective, Objective):
-        raise ObjectiveError(f"objective must be a bl.Objective or a name, but got {objective!r}.")
-    return CampaignConfig.build(space, objective, **options)
+    outcomes = build_outcomes(objective, objectives, outcome_constraints)
+    return CampaignConfig.build(space, outcomes, **options)

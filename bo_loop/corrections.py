@@ -40,27 +40,34 @@ class Corrections:
         return reason
 
     def correct(self, number: int, value: float | Mapping[str, float], reason: str) -> Trial:
-        """Replace the told value of a completed trial, keeping the old one in its history.
+        """Replace told values of a trial, keeping the old ones in its history.
 
         A failed, retracted or abandoned trial can be corrected too: it becomes COMPLETED with
         ``value`` (its old state stays in the history). The next ask trains on the corrected value.
+        With several outcomes, ``value`` is ``{outcome: number}`` for the outcomes to replace
+        (the others keep their values); a pending trial told in part may have the values it
+        holds corrected; a failed or abandoned trial needs every outcome it does not hold.
 
         Args:
             number: The trial's number.
-            value: The right value: a finite number, or ``{objective_name: number}``.
+            value: The right value: a finite number, or ``{outcome: number}``.
             reason: Why the value changed (kept in :meth:`history`).
 
         Raises:
-            TrialStateError: the trial is pending (tell it instead).
+            TrialStateError: the trial is pending without that value (tell it instead), or
+                would be completed without every outcome.
         """
         number = check_int(number, "trial number", 0)
-        v = self._config.objective.parse_value(value)
+        outcomes = self._config.outcomes
+        values = outcomes.parse_values(value)
         why = self._check_reason(reason)
+        single = outcomes.objectives[0].name if len(outcomes.objectives) == 1 else None
         self._db.run(
             lambda s: stored_corrections.correct_observation(
-                s, self._id, number, objective=self._config.objective.name, value=v, reason=why
+                s, self._id, number, objective=single, values=values, reason=why,
+                outcomes=outcomes.names,
             )
-        )
+        )  # fmt: skip
         return self.trial(number)
 
     def retract(self, number: int, reason: str) -> Trial:
@@ -75,7 +82,7 @@ class Corrections:
         why = self._check_reason(reason)
         self._db.run(
             lambda s: stored_corrections.retract_observation(
-                s, self._id, number, objective=self._config.objective.name, reason=why
+                s, self._id, number, objective=None, reason=why
             )
         )
         return self.trial(number)
@@ -98,14 +105,15 @@ class Corrections:
         """Every change of every trial (or of one), oldest first.
 
         Columns: number, at (UTC), action (ask, add, tell, fail, abandon, correct, retract, reopen),
-        old_state, new_state, old_value, new_value, reason.
+        old_state, new_state, old_value, new_value, reason, outcome (whose value changed: a tell
+        of several outcomes is one row per outcome; empty for events without a value).
         """
         if number is not None:
             number = check_int(number, "trial number", 0)
         events = self._db.run(
             lambda s: stored_corrections.read_events(s, self._id, number), write=False
         )
-        return history_frame(events)
+        return history_frame(events, self._config.objectives[0].name)
 
     def abandon_stale(
         self, older_than: timedelta, reason: str | None = None
@@ -151,7 +159,9 @@ class Corrections:
             done = set(
                 stored_corrections.abandon_pending(session, self._id, reason=reason, **where)
             )
-            trials = store.read_trials(session, self._id, self._config.objective.name)
+            outcomes = self._config.outcomes
+            single = outcomes.objectives[0].name if len(outcomes.objectives) == 1 else None
+            trials = store.read_trials(session, self._id, single, outcomes.names)
             return [t for t in trials if t.number in done]
 
         return self._db.run(work)
@@ -164,7 +174,7 @@ class Corrections:
         """
         return self._db.run(
             lambda s: stored_corrections.integrity_problems(
-                s, self._id, self._config.objective.name
+                s, self._id, self._config.objective.name, self._config.outcomes.names
             ),
             write=False,
         )

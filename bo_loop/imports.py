@@ -12,6 +12,7 @@ import pandas as pd
 
 from bo_loop.exceptions import BoLoopError, ImportRowsError, InvalidArgumentError
 from bo_loop.objective import Objective
+from bo_loop.outcomes import Outcomes
 from bo_loop.rounds.files import RoundFileError, parse_number, read_measurements
 from bo_loop.space import Categorical, Parameter, Space
 from bo_loop.trial import Trial
@@ -71,9 +72,13 @@ def _coerce_number(parameter: Parameter | None, value: Any) -> Any:
 
 
 def _row_problems(
-    row: pd.Series, space: Space, objective: Objective
-) -> tuple[dict[str, Any], float] | str:
-    """The row's ``(params, value)``, or the rules it broke joined by "; "."""
+    row: pd.Series, space: Space, outcomes: Outcomes
+) -> tuple[dict[str, Any], dict[str, float]] | str:
+    """The row's ``(params, {outcome: value})``, or the rules it broke joined by "; ".
+
+    With several outcomes a blank cell leaves that outcome untold (the trial waits for it), but
+    a row needs at least one outcome.
+    """
     problems = []
     params: dict[str, Any] = {}
     for p in space.parameters:
@@ -87,38 +92,46 @@ def _row_problems(
             params[p.name] = p.validate(_coerce_number(p, raw))
         except BoLoopError as e:
             problems.append(str(e))
-    value = None
-    if objective.name in row.index:
-        raw = _coerce_number(None, _plain(row[objective.name]))
+    values: dict[str, float] = {}
+    blank = []
+    for name in outcomes.names:
+        if name not in row.index:
+            continue
+        raw = _coerce_number(None, _plain(row[name]))
         if raw is None:
-            problems.append(f"the outcome {objective.name!r} is missing")
-        else:
-            try:
-                value = objective.parse_value(raw)
-            except BoLoopError as e:
-                problems.append(f"the outcome {objective.name!r}: {e}")
+            blank.append(name)
+            continue
+        try:
+            values[name] = outcomes.parse_one(name, raw)
+        except BoLoopError as e:
+            problems.append(f"the outcome {name!r}: {e}")
+    if outcomes.is_single and blank:
+        problems.append(f"the outcome {blank[0]!r} is missing")
+    elif blank and not values and len(blank) == len(outcomes.names):
+        problems.append(f"every outcome {blank!r} is missing (a row needs at least one)")
     if problems:
         # Each rule is one sentence; joined, they read as one: "a; b; c."
         return "; ".join(p.rstrip(".") for p in problems) + "."
-    if value is None or len(params) != len(space.parameters):
+    if not values or len(params) != len(space.parameters):
         return "a parameter or outcome column is missing"
-    return params, value
+    return params, values
 
 
 def parse_rows(
     data: pd.DataFrame | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     space: Space,
-    objective: Objective,
+    outcomes: Outcomes | Objective,
     *,
     on_error: Literal["raise", "skip"] = "raise",
-) -> tuple[list[tuple[dict[str, Any], float]], list[tuple[Any, str]]]:
-    """Validate every row; return the valid ``(params, value)`` pairs and the rejects.
+) -> tuple[list[tuple[dict[str, Any], dict[str, float]]], list[tuple[Any, str]]]:
+    """Validate every row; return the valid ``(params, {outcome: value})`` pairs and the rejects.
 
     Rows are labelled by the DataFrame's index; a CSV's rows by their line in the file, as a
     spreadsheet numbers them (the header is row 1, the first data row is row 2).
 
     Checked for every row: each parameter present, a number (an integer for ``Integer``) within
-    its bounds, or one of its choices; the outcome present, a finite number. A table with unknown
+    its bounds, or one of its choices; the outcome present, a finite number within its known
+    bounds (with several outcomes a blank cell is allowed, but not a row of blanks). A table with unknown
     or missing columns is refused whole, with the rows' own problems listed too.
 
     Raises:
@@ -126,8 +139,10 @@ def parse_rows(
     """
     if on_error not in ("raise", "skip"):
         raise InvalidArgumentError(f"on_error must be 'raise' or 'skip', but got {on_error!r}.")
+    if isinstance(outcomes, Objective):
+        outcomes = Outcomes((outcomes,))
     frame = _as_frame(data)
-    expected = [*space.names, objective.name]
+    expected = [*space.names, *outcomes.names]
     unknown = [c for c in frame.columns if c not in expected]
     missing = [c for c in expected if c not in frame.columns]
     column_problems: list[tuple[Any, str]] = []
@@ -139,10 +154,10 @@ def parse_rows(
         column_problems.append(
             ("(columns)", f"missing column(s) {missing!r}; every one of {expected!r} is needed")
         )
-    valid: list[tuple[dict[str, Any], float]] = []
+    valid: list[tuple[dict[str, Any], dict[str, float]]] = []
     rejected: list[tuple[Any, str]] = []
     for label, row in frame.iterrows():
-        problems = _row_problems(row, space, objective)
+        problems = _row_problems(row, space, outcomes)
         if isinstance(problems, str):
             rejected.append((label, problems))
         else:

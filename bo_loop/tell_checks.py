@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping
 from bo_loop.config import check_int
 from bo_loop.exceptions import BoLoopError, InvalidArgumentError
 from bo_loop.objective import Objective
+from bo_loop.outcomes import Outcomes
 from bo_loop.storage.store import Finish
 from bo_loop.trial import TrialState
 
 
 def parse_round(
-    objective: Objective,
+    objective: Objective | Outcomes,
     values: object,
     failed: object,
     abandoned: object,
@@ -21,8 +22,9 @@ def parse_round(
     """Check every entry of a round given to `Campaign.tell_many`, before anything is written.
 
     Args:
-        objective: The campaign's objective (checks each value).
-        values: ``{number: value}`` or ``(number, value)`` pairs.
+        objective: The campaign's objective, or its outcomes (checks each value).
+        values: ``{number: value}`` or ``(number, value)`` pairs; with several outcomes each
+            value is a dict of some or all of them.
         failed: ``{number: reason or None}`` or trial numbers.
         abandoned: As ``failed``.
         notes: ``{number: note}`` for trials of ``values``.
@@ -33,6 +35,7 @@ def parse_round(
     Raises:
         BoLoopError: one error listing every bad entry (its class when they share one).
     """
+    outcomes = objective if isinstance(objective, Outcomes) else Outcomes((objective,))
     items: list[Finish] = []
     problems: list[tuple[str, BoLoopError]] = []
     seen: dict[int, str] = {}
@@ -79,11 +82,16 @@ def parse_round(
             seen[number] = label
             try:
                 if state is TrialState.COMPLETED:
-                    v = objective.parse_value(payload)
                     note = notes.get(number)
+                    if outcomes.is_single:
+                        v = outcomes.objectives[0].parse_value(payload)
+                        told = Finish(number, state, value=v, reason=note)
+                    else:
+                        told = Finish(number, state, reason=note,
+                                      values=outcomes.parse_values(payload))  # fmt: skip
                     if note is not None and not isinstance(note, str):
                         raise InvalidArgumentError(f"A note must be a string, but got {note!r}.")
-                    items.append(Finish(number, state, value=v, reason=note))
+                    items.append(told)
                 elif payload is not None and not isinstance(payload, str):
                     raise InvalidArgumentError(f"reason must be a string, but got {payload!r}.")
                 else:

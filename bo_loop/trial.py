@@ -36,13 +36,18 @@ class Trial:
         number: The trial's number within its campaign, from 0, without gaps.
         state: PENDING until told, failed or abandoned.
         params: Parameter name -> value (ints for integers, the exact choice objects for categoricals).
-        value: The measured outcome, or None while not completed.
+        value: The measured value of the campaign's objective when it has exactly one (None
+            while not told); None for a campaign with several objectives (see ``values``).
         source: ``"bo_loop"`` for proposals, ``"manual"`` for points measured without being asked.
         provenance: How the trial was made: generator, surrogate, acquisition value, predicted
             mean and sd, seed.
         created_at: When the trial was proposed or added (UTC).
         finished_at: When it was told, failed or abandoned (UTC), or None.
         reason: Why it failed or was abandoned, or None.
+        values: Outcome name -> measured value, for every outcome told so far (a trial told in
+            parts holds some; a completed trial holds every outcome of the campaign).
+        missing: The outcomes a PENDING trial still waits for (all of them until a first partial
+            tell); empty for finished trials.
     """
 
     number: int
@@ -54,6 +59,8 @@ class Trial:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     reason: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

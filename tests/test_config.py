@@ -190,10 +190,25 @@ def test_risk_aversion_errors_are_argument_errors(sqlite_url):
 def test_a_format_2_config_reads_without_parameter_constraints(sqlite_url):
     create(sqlite_url)
     config = _stored_config(sqlite_url)
-    assert config["format"] == CONFIG_FORMAT == 3 and config["parameter_constraints"] == []
+    assert config["format"] == CONFIG_FORMAT == 4 and config["parameter_constraints"] == []
     old = {k: v for k, v in config.items() if k != "parameter_constraints"}
     _store_config(sqlite_url, {**old, "format": 2})
     bl.storage.dispose(sqlite_url)
     campaign = bl.Campaign.load("c", storage=sqlite_url)
     assert campaign.parameter_constraints == ()
+    assert len(campaign.ask(2)) == 2
+
+
+def test_a_format_3_config_reads_with_one_objective_and_no_outcome_constraints(sqlite_url):
+    create(sqlite_url)
+    config = _stored_config(sqlite_url)
+    (objective,) = config["objectives"]
+    old = {k: v for k, v in config.items() if k not in ("objectives", "outcome_constraints")}
+    _store_config(sqlite_url, {**old, "format": 3, "objective": objective})
+    bl.storage.dispose(sqlite_url)
+    campaign = bl.Campaign.load("c", storage=sqlite_url)
+    assert campaign.objectives == (bl.Objective(objective["name"], objective["goal"]),)
+    assert campaign.objective == campaign.objectives[0]
+    assert campaign.outcome_constraints == ()
+    assert campaign.outcomes == (objective["name"],)
     assert len(campaign.ask(2)) == 2

@@ -24,6 +24,7 @@ from bo_loop.models.constrained import Region
 from bo_loop.models.design import default_design_size, design_proposals, region_design
 from bo_loop.models.fitting import FITTED_STATE, fit_model, quiet_jitter, torch_threads
 from bo_loop.objective import Objective
+from bo_loop.outcomes import Outcomes
 from bo_loop.space import Space, params_key
 from bo_loop.trial import Trial, TrialState
 
@@ -48,6 +49,7 @@ def propose(
     acquisition: Mapping[str, Any] = DEFAULT_ACQUISITION,
     design_size: int | None = None,
     region: Region | None = None,
+    outcomes: Outcomes | None = None,
 ) -> list[Proposal]:
     """Propose ``n`` new points given every stored trial.
 
@@ -67,6 +69,9 @@ def propose(
             `default_design_size`.
         region: The parameter constraints and the values fixed for this ask
             (`constrained.region_for`); None searches the whole space as before.
+        outcomes: The campaign's outcomes when it has several (objectives or outcome
+            constraints): then `multi_objective.propose_outcomes` decides (qLogNEHVI or
+            constrained qLogNEI); None for a single objective, decided here as always.
     """
     taken: set[Hashable] = {
         params_key(t.params, space) for t in trials if t.state is not TrialState.ABANDONED
@@ -80,6 +85,13 @@ def propose(
             else region_design(region, trials, n, seed=seed, taken=taken)
         )
         return [Proposal(params, provenance) for params, provenance in design]
+    if outcomes is not None:
+        from bo_loop.models.multi_objective import propose_outcomes
+
+        return propose_outcomes(
+            space, outcomes, trials, n, seed=seed, surrogate=surrogate, settings=settings,
+            acquisition=acquisition, taken=taken, region=region,
+        )  # fmt: skip
     return _model_based(
         space, objective, trials, n, seed=seed, surrogate=surrogate, settings=settings,
         acquisition=acquisition, taken=taken, region=region,

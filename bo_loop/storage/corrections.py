@@ -4,7 +4,7 @@ abandoning pending trials in bulk, reading the audit trail, and the integrity ch
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bo_loop.audit import TrialEvent
 from bo_loop.exceptions import TrialNotFoundError, TrialStateError
-from bo_loop.storage.store import _aware, _log, _observation, count_trials, utcnow
+from bo_loop.storage.store import _aware, _log, count_trials, utcnow
 from bo_loop.storage.tables import ObservationRow, TrialEventRow, TrialRow
 from bo_loop.trial import RETRACTED_REASON, TrialState
 
@@ -37,49 +37,98 @@ def _locked_trial(session: Session, campaign_id: int, number: int, action: str) 
 
 
 def correct_observation(
-    session: Session, campaign_id: int, number: int, *, objective: str, value: float, reason: str
+    session: Session,
+    campaign_id: int,
+    number: int,
+    *,
+    objective: str | None,
+    value: float | None = None,
+    reason: str,
+    values: Mapping[str, float] | None = None,
+    outcomes: Sequence[str] | None = None,
 ) -> None:
-    """Replace the value of a completed trial, or give a failed, retracted or abandoned one a value.
+    """Replace told values of a trial, or give a failed, retracted or abandoned one its values.
 
-    The old value stays in ``trial_events``; ``observations`` holds the value that counts now.
+    The old values stay in ``trial_events``; ``observations`` holds the values that count now.
+
+    Args:
+        objective: The single objective (``value`` is its value), or None.
+        values: Outcome name -> the right value (campaigns with several outcomes).
+        outcomes: Every outcome of the campaign; default ``(objective,)``.
+
+    A COMPLETED trial may have any of its values replaced. A PENDING trial told in part may have
+    the values it holds replaced (the others it still waits for are told, not corrected). A
+    FAILED or ABANDONED trial becomes COMPLETED when the values it holds and ``values`` together
+    cover every outcome.
     """
+    names = tuple(outcomes) if outcomes is not None else (objective,)
+    if values is None:
+        assert objective is not None and value is not None
+        values = {objective: value}
+    new = {k: float(v) + 0.0 for k, v in values.items()}
     row = _locked_trial(session, campaign_id, number, "correct")
     old_state = TrialState(row.state)
-    value = float(value) + 0.0
+    current = {
+        o.name: o
+        for o in session.scalars(select(ObservationRow).where(ObservationRow.trial_id == row.id))
+    }
     now = utcnow()
+    absent = [k for k in names if k not in current and k not in new]
     if old_state is TrialState.COMPLETED:
-        current = _observation(session, row.id, objective)
-        if current is None:  # cannot happen in a consistent database; refuse rather than guess
+        if absent:  # cannot happen in a consistent database; refuse rather than guess
             raise TrialStateError(
-                f"Cannot correct trial {number}: it is COMPLETED but has no value."
+                f"Cannot correct trial {number}: it is COMPLETED but has no value for {absent!r}."
             )
-        old_value: float | None = current.value
-        current.value = value
-    elif old_state is not TrialState.PENDING:
+        new_state = TrialState.COMPLETED
+    elif old_state is TrialState.PENDING:
+        untold = [k for k in new if k not in current]
+        if untold:
+            raise TrialStateError(
+                f"Cannot correct a PENDING trial: only a finished (COMPLETED, FAILED or ABANDONED) "
+                f"trial, or a value already told, can be corrected, and trial {number} is PENDING"
+                + (f" without {untold!r}" if current else "")
+                + f". Tell it instead: campaign.tell({number}, "
+                + ("value)." if len(names) == 1 else "{...}).")
+            )
+        new_state = TrialState.PENDING
+    else:
         # FAILED (or retracted) and ABANDONED trials too: a trial marked failed by mistake, or a
-        # rig that reported after all, gets its value; the old state stays in the history.
-        old_value = None
-        session.add(ObservationRow(trial_id=row.id, name=objective, value=value, created_at=now))
+        # rig that reported after all, gets its values; the old state stays in the history.
+        if absent:
+            raise TrialStateError(
+                f"Cannot correct trial {number} ({old_state.name}) to COMPLETED without every "
+                f"outcome: {absent!r} missing. Give them in the same correct()."
+            )
+        new_state = TrialState.COMPLETED
         row.state = TrialState.COMPLETED.value
         row.reason = None
-    else:
-        raise TrialStateError(
-            f"Cannot correct a PENDING trial: only a finished (COMPLETED, FAILED or ABANDONED) "
-            f"trial can be corrected, and trial {number} is PENDING. Tell it instead: "
-            f"campaign.tell({number}, value)."
-        )
-    _log(session, row, "correct", old_state, TrialState.COMPLETED, old_value, value, reason, now)
+    for name, v in new.items():
+        stored = current.get(name)
+        old_value = None if stored is None else stored.value
+        if stored is not None:
+            stored.value = v
+        else:
+            session.add(ObservationRow(trial_id=row.id, name=name, value=v, created_at=now))
+        _log(session, row, "correct", old_state, new_state, old_value, v, reason, now,
+             outcome=name)  # fmt: skip
     session.flush()
 
 
 def retract_observation(
-    session: Session, campaign_id: int, number: int, *, objective: str, reason: str
+    session: Session,
+    campaign_id: int,
+    number: int,
+    *,
+    objective: str | None,
+    reason: str,
+    outcomes: Sequence[str] | None = None,
 ) -> None:
-    """Withdraw the value of a completed trial: it no longer counts, and the trial shows FAILED.
+    """Withdraw the values of a completed trial: they no longer count, and the trial shows FAILED.
 
     FAILED (with the reason ``"retracted: ..."``) is the state of "ran, but gave no usable
-    outcome": the model ignores its value and never proposes the point again. The value itself
-    stays in ``trial_events``, and :func:`correct_observation` can restore the trial.
+    outcome": the model ignores its values and never proposes the point again. The values
+    themselves stay in ``trial_events`` (one event per outcome), and :func:`correct_observation`
+    can restore the trial.
     """
     row = _locked_trial(session, campaign_id, number, "retract")
     if row.state != TrialState.COMPLETED.value:
@@ -87,24 +136,24 @@ def retract_observation(
             f"Cannot retract a {row.state.upper()} trial: only a COMPLETED trial has a value to "
             f"retract, and trial {number} is {row.state.upper()}."
         )
-    current = _observation(session, row.id, objective)
-    old_value = None if current is None else current.value
-    if current is not None:
-        session.delete(current)
+    stored = list(
+        session.scalars(
+            select(ObservationRow)
+            .where(ObservationRow.trial_id == row.id)
+            .order_by(ObservationRow.id)
+        )
+    )
+    for observation in stored:
+        session.delete(observation)
     row.state = TrialState.FAILED.value
     row.reason = RETRACTED + reason
     now = utcnow()
-    _log(
-        session,
-        row,
-        "retract",
-        TrialState.COMPLETED,
-        TrialState.FAILED,
-        old_value,
-        None,
-        reason,
-        now,
-    )
+    if not stored:
+        _log(session, row, "retract", TrialState.COMPLETED, TrialState.FAILED, None, None,
+             reason, now)  # fmt: skip
+    for observation in stored:
+        _log(session, row, "retract", TrialState.COMPLETED, TrialState.FAILED,
+             observation.value, None, reason, now, outcome=observation.name)  # fmt: skip
     session.flush()
 
 
@@ -214,18 +263,29 @@ def read_events(session: Session, campaign_id: int, number: int | None = None) -
                 number=trial_number, at=at, action=event.action,
                 old_state=event.old_state, new_state=event.new_state,
                 old_value=event.old_value, new_value=event.new_value, reason=event.reason,
+                outcome=event.outcome,
             )
         )  # fmt: skip
     return out
 
 
-def integrity_problems(session: Session, campaign_id: int, objective: str) -> list[str]:
+def integrity_problems(
+    session: Session, campaign_id: int, objective: str, outcomes: Sequence[str] | None = None
+) -> list[str]:
     """Everything that would show a half-written or lost change; an empty list when sound.
 
     Checks: trial numbers run 0..n-1 without gap or duplicate; a trial is COMPLETED exactly when
-    it has one value; only finished trials have ``finished_at``; each trial's last audit event
-    agrees with its state and current value.
+    it has a value for every outcome (with one outcome, only a COMPLETED trial has a value; with
+    several, a trial told in part holds some); only finished trials have ``finished_at``; each
+    trial's last audit event agrees with its state, and the last event of each outcome with
+    its current value.
+
+    Args:
+        objective: The first objective (events stored before revision 0003 name no outcome:
+            theirs).
+        outcomes: Every outcome of the campaign; default ``(objective,)``.
     """
+    names = tuple(outcomes) if outcomes is not None else (objective,)
     problems: list[str] = []
     trials = session.execute(
         select(TrialRow.id, TrialRow.number, TrialRow.state, TrialRow.finished_at).where(
@@ -242,31 +302,41 @@ def integrity_problems(session: Session, campaign_id: int, objective: str) -> li
             f"missing {missing}, beyond {beyond}"
         )
     by_id = {t.id: t for t in trials}
-    values: dict[int, list[float]] = {}
+    values: dict[int, dict[str, float]] = {}
     for trial_id, name, value in session.execute(
         select(ObservationRow.trial_id, ObservationRow.name, ObservationRow.value)
         .join(TrialRow, TrialRow.id == ObservationRow.trial_id)
         .where(TrialRow.campaign_id == campaign_id)
     ):
-        if name == objective:
-            values.setdefault(trial_id, []).append(value)
+        if name in names:
+            values.setdefault(trial_id, {})[name] = value
         else:
             problems.append(
                 f"trial {by_id[trial_id].number} has a value for unknown outcome {name!r}"
             )
     last: dict[int, TrialEventRow] = {}
+    last_value: dict[tuple[int, str], TrialEventRow] = {}
     for row in session.scalars(
         select(TrialEventRow)
         .where(TrialEventRow.campaign_id == campaign_id)
         .order_by(TrialEventRow.id)
     ):
         last[row.trial_id] = row
+        if row.old_value is not None or row.new_value is not None or row.outcome is not None:
+            last_value[(row.trial_id, row.outcome or objective)] = row
     for t in trials:
-        have = values.get(t.id, [])
-        if t.state == TrialState.COMPLETED.value and len(have) != 1:
-            problems.append(f"trial {t.number} is COMPLETED with {len(have)} values")
-        if t.state != TrialState.COMPLETED.value and have:
-            problems.append(f"trial {t.number} is {t.state.upper()} but has a value {have}")
+        have = values.get(t.id, {})
+        completed = t.state == TrialState.COMPLETED.value
+        if completed and len(have) != len(names):
+            absent = [n for n in names if n not in have]
+            problems.append(
+                f"trial {t.number} is COMPLETED with {len(have)} values"
+                + (f" (missing {absent})" if len(names) > 1 else "")
+            )
+        if not completed and have and len(names) == 1:
+            problems.append(
+                f"trial {t.number} is {t.state.upper()} but has a value {list(have.values())}"
+            )
         if (t.state == TrialState.PENDING.value) != (t.finished_at is None):
             problems.append(
                 f"trial {t.number} is {t.state.upper()} with finished_at={t.finished_at}"
@@ -280,9 +350,12 @@ def integrity_problems(session: Session, campaign_id: int, objective: str) -> li
                 f"trial {t.number} is {t.state.upper()} but its last event ({event.action}) "
                 f"left it {event.new_state.upper()}"
             )
-        if t.state == TrialState.COMPLETED.value and have and event.new_value != have[0]:
-            problems.append(
-                f"trial {t.number} holds {have[0]!r} but its last event ({event.action}) "
-                f"recorded {event.new_value!r}"
-            )
+        for name, value in have.items():
+            told = last_value.get((t.id, name))
+            if told is None or told.new_value != value:
+                problems.append(
+                    f"trial {t.number} holds {name}={value!r} but its last event of {name!r} "
+                    f"({'none' if told is None else told.action}) recorded "
+                    f"{None if told is None else told.new_value!r}"
+                )
     return problems

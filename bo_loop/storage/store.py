@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -48,13 +48,26 @@ class CampaignRecord:
 
 @dataclass(frozen=True)
 class NewTrial:
-    """A trial to insert: proposed (pending) or measured already (completed, with its value)."""
+    """A trial to insert: proposed (pending) or measured already (completed, with its value).
+
+    ``values`` holds the measured outcomes by name (a manual trial of a campaign with several
+    outcomes, PENDING when some are still missing); ``value`` is the single objective's.
+    """
 
     params: dict[str, Any]
     source: str
     provenance: dict[str, Any]
     state: TrialState = TrialState.PENDING
     value: float | None = None
+    values: Mapping[str, float] | None = None
+
+    def measured(self, objective: str | None) -> dict[str, float]:
+        """The outcomes to store, by name, as stored (`_number`)."""
+        if self.values is not None:
+            return {k: float(v) + 0.0 for k, v in self.values.items()}
+        if self.value is None or objective is None:
+            return {}
+        return {objective: float(self.value) + 0.0}
 
 
 def _campaign_record(row: CampaignRow) -> CampaignRecord:
@@ -109,45 +122,82 @@ def update_config(session: Session, campaign_id: int, config: dict[str, Any]) ->
     session.execute(update(CampaignRow).where(CampaignRow.id == campaign_id).values(config=config))
 
 
-def read_trials(session: Session, campaign_id: int, objective: str) -> list[Trial]:
-    """All trials of a campaign, in number order, with the objective's value where measured."""
-    query = (
-        select(TrialRow, ObservationRow.value)
-        .outerjoin(
-            ObservationRow,
-            (ObservationRow.trial_id == TrialRow.id) & (ObservationRow.name == objective),
-        )
-        .where(TrialRow.campaign_id == campaign_id)
-        .order_by(TrialRow.number)
+def _names(objective: str | None, outcomes: Sequence[str] | None) -> tuple[str, ...]:
+    """The campaign's outcome names: ``outcomes``, or the single objective's name."""
+    if outcomes is not None:
+        return tuple(outcomes)
+    return () if objective is None else (objective,)
+
+
+def _with_values(
+    session: Session, query: Any, objective: str | None, outcomes: Sequence[str] | None
+) -> list[Trial]:
+    """Trials from ``query`` (TrialRow rows in number order) joined with their outcome values.
+
+    One query: every observation of a trial comes as its own row, consecutive per trial.
+    """
+    names = _names(objective, outcomes)
+    joined = query.add_columns(ObservationRow.name, ObservationRow.value).outerjoin(
+        ObservationRow, ObservationRow.trial_id == TrialRow.id
     )
-    return [_trial_record(row, value) for row, value in session.execute(query)]
+    rows: dict[int, tuple[TrialRow, dict[str, float]]] = {}
+    for row, name, value in session.execute(joined):
+        _, values = rows.setdefault(row.id, (row, {}))
+        if name is not None and (name in names or not names):
+            values[name] = value
+    return [_trial_record(row, values, objective, names) for row, values in rows.values()]
 
 
-def read_trial(session: Session, campaign_id: int, objective: str, number: int) -> Trial | None:
+def read_trials(
+    session: Session,
+    campaign_id: int,
+    objective: str | None,
+    outcomes: Sequence[str] | None = None,
+) -> list[Trial]:
+    """All trials of a campaign, in number order, with their measured outcomes.
+
+    Args:
+        objective: The outcome whose value is ``Trial.value`` (the single objective), or None.
+        outcomes: Every outcome name of the campaign; default just ``objective``.
+    """
+    query = select(TrialRow).where(TrialRow.campaign_id == campaign_id).order_by(TrialRow.number)
+    return _with_values(session, query, objective, outcomes)
+
+
+def read_trial(
+    session: Session,
+    campaign_id: int,
+    objective: str | None,
+    number: int,
+    outcomes: Sequence[str] | None = None,
+) -> Trial | None:
     """One trial by number (one indexed lookup, whatever the campaign's size), or None."""
-    query = (
-        select(TrialRow, ObservationRow.value)
-        .outerjoin(
-            ObservationRow,
-            (ObservationRow.trial_id == TrialRow.id) & (ObservationRow.name == objective),
-        )
-        .where(TrialRow.campaign_id == campaign_id, TrialRow.number == number)
-    )
-    found = session.execute(query).first()
-    return None if found is None else _trial_record(found[0], found[1])
+    query = select(TrialRow).where(TrialRow.campaign_id == campaign_id, TrialRow.number == number)
+    found = _with_values(session, query, objective, outcomes)
+    return found[0] if found else None
 
 
-def _trial_record(row: TrialRow, value: float | None) -> Trial:
+def _trial_record(
+    row: TrialRow,
+    values: Mapping[str, float],
+    objective: str | None = None,
+    outcomes: Sequence[str] = (),
+) -> Trial:
+    state = TrialState(row.state)
     return Trial(
         number=row.number,
-        state=TrialState(row.state),
+        state=state,
         params=dict(row.params),
-        value=value,
+        value=None if objective is None else values.get(objective),
         source=row.source,
         provenance=dict(row.provenance),
         created_at=_aware(row.created_at),
         finished_at=_aware(row.finished_at),
         reason=row.reason,
+        values=dict(values),
+        missing=tuple(n for n in outcomes if n not in values)
+        if state is TrialState.PENDING
+        else (),
     )
 
 
@@ -156,9 +206,16 @@ def count_trials(session: Session, campaign_id: int) -> int:
 
 
 def insert_trials(
-    session: Session, campaign_id: int, objective: str, new: Sequence[NewTrial]
+    session: Session,
+    campaign_id: int,
+    objective: str | None,
+    new: Sequence[NewTrial],
+    outcomes: Sequence[str] | None = None,
 ) -> list[Trial]:
-    """Append trials numbered after the last one. Call with the campaign row locked."""
+    """Append trials numbered after the last one. Call with the campaign row locked.
+
+    A trial with values logs one ``add`` event per outcome (the first carries the state change).
+    """
     start = session.scalar(
         select(func.coalesce(func.max(TrialRow.number) + 1, 0)).where(
             TrialRow.campaign_id == campaign_id
@@ -166,8 +223,9 @@ def insert_trials(
     )
     now = utcnow()
     made: list[Trial] = []
+    names = _names(objective, outcomes)
     for offset, item in enumerate(new):
-        value = _number(item.value)
+        values = item.measured(objective)
         finished = item.state.is_finished
         row = TrialRow(
             campaign_id=campaign_id,
@@ -181,14 +239,15 @@ def insert_trials(
         )
         session.add(row)
         session.flush()
-        if item.state is TrialState.COMPLETED:
-            assert value is not None
-            session.add(
-                ObservationRow(trial_id=row.id, name=objective, value=value, created_at=now)
-            )
-        action = "ask" if item.state is TrialState.PENDING else "add"
-        _log(session, row, action, None, item.state, None, value, None, now)
-        made.append(_trial_record(row, value))
+        assert item.state is not TrialState.COMPLETED or values
+        for name, v in values.items():
+            session.add(ObservationRow(trial_id=row.id, name=name, value=v, created_at=now))
+        action = "ask" if item.state is TrialState.PENDING and not values else "add"
+        if not values:
+            _log(session, row, action, None, item.state, None, None, None, now)
+        for name, v in values.items():
+            _log(session, row, action, None, item.state, None, v, None, now, outcome=name)
+        made.append(_trial_record(row, values, objective, names))
     session.flush()
     return made
 
@@ -206,8 +265,13 @@ def _log(
     new_value: float | None,
     reason: str | None,
     now: datetime,
+    *,
+    outcome: str | None = None,
 ) -> None:
-    """Append one audit event; always in the transaction that made the change it records."""
+    """Append one audit event; always in the transaction that made the change it records.
+
+    ``outcome`` names the outcome whose value changed (None for events without a value).
+    """
     session.add(
         TrialEventRow(
             campaign_id=trial.campaign_id,
@@ -219,6 +283,7 @@ def _log(
             new_value=new_value,
             reason=reason,
             created_at=now,
+            outcome=outcome,
         )
     )
 
@@ -267,10 +332,11 @@ def finish_trial(
     number: int,
     state: TrialState,
     *,
-    objective: str,
+    objective: str | None,
     value: float | None = None,
     reason: str | None = None,
     action: str,
+    outcomes: Sequence[str] | None = None,
 ) -> Trial:
     """Move a PENDING trial to ``state`` in one conditional UPDATE (and store its value).
 
@@ -298,10 +364,11 @@ def finish_trial(
             campaign_id=campaign_id, trial_id=trial_id, action=action,
             old_state=TrialState.PENDING.value, new_state=state.value, old_value=None,
             new_value=value, reason=reason, created_at=now,
+            outcome=None if value is None else objective,
         )
     )  # fmt: skip
     session.flush()
-    trial = read_trial(session, campaign_id, objective, number)
+    trial = read_trial(session, campaign_id, objective, number, outcomes)
     assert trial is not None
     return trial
 
@@ -314,6 +381,8 @@ class Finish:
     state: TrialState
     value: float | None = None
     reason: str | None = None
+    #: Outcome name -> value, for campaigns with several outcomes (some or all of them).
+    values: Mapping[str, float] | None = None
 
 
 _ACTION = {
@@ -326,9 +395,17 @@ _CHUNK = 500
 
 
 def finish_trials(
-    session: Session, campaign_id: int, objective: str, round_: Sequence[Finish]
+    session: Session,
+    campaign_id: int,
+    objective: str | None,
+    round_: Sequence[Finish],
+    outcomes: Sequence[str] | None = None,
 ) -> list[Trial]:
     """Record a round: every trial of ``round_`` leaves PENDING, or none does.
+
+    With several outcomes, a told trial leaves PENDING once every outcome is in: values told
+    before are kept, and a value for an outcome told before refuses the round (that is a
+    correction).
 
     Reads and locks only the round's own rows (``SELECT ... FOR UPDATE`` in number order, so two
     rounds sharing trials cannot deadlock), so the cost grows with the round, not the campaign.
@@ -352,25 +429,61 @@ def finish_trials(
             rows[row.number] = row
     missing = [n for n in wanted if n not in rows]
     finished = [rows[n] for n in wanted if n in rows and rows[n].state != TrialState.PENDING.value]
-    if missing or finished:
-        raise _round_refusal(session, campaign_id, len(wanted), missing, finished)
+    names = _names(objective, outcomes)
+    told = _stored_values(session, [r.id for r in rows.values()]) if len(names) > 1 else {}
+    twice = [
+        f"trial {f.number} already has {k}={told[rows[f.number].id][k]!r} (told before; "
+        f"change it with campaign.correct({f.number}, {{{k!r}: value}}, reason=...))"
+        for f in round_
+        if f.values is not None and f.number in rows
+        for k in f.values
+        if k in told.get(rows[f.number].id, {})
+    ]
+    if missing or finished or twice:
+        raise _round_refusal(session, campaign_id, len(wanted), missing, finished, twice)
     now = utcnow()
     made: list[Trial] = []
     for item in sorted(round_, key=lambda f: f.number):
         row = rows[item.number]
-        value = _number(item.value) if item.state is TrialState.COMPLETED else None
-        row.state = item.state.value
-        row.finished_at = now
-        row.reason = item.reason
-        if value is not None:
-            session.add(
-                ObservationRow(trial_id=row.id, name=objective, value=value, created_at=now)
+        new: dict[str, float] = {}
+        if item.state is TrialState.COMPLETED:
+            new = (
+                {k: float(v) + 0.0 for k, v in item.values.items()}
+                if item.values is not None
+                else {objective: _number(item.value)}  # type: ignore[dict-item]
             )
-        _log(session, row, _ACTION[item.state], TrialState.PENDING, item.state, None, value,
-             item.reason, now)  # fmt: skip
-        made.append(_trial_record(row, value))
+        have = {**told.get(row.id, {}), **new}
+        state = item.state
+        if state is TrialState.COMPLETED and any(n not in have for n in names):
+            state = TrialState.PENDING  # told in part: it waits for the other outcomes
+        row.state = state.value
+        row.finished_at = None if state is TrialState.PENDING else now
+        if item.reason is not None or state is not TrialState.PENDING:
+            row.reason = item.reason
+        for name, v in new.items():
+            session.add(ObservationRow(trial_id=row.id, name=name, value=v, created_at=now))
+        action = _ACTION[item.state]
+        if not new:
+            _log(session, row, action, TrialState.PENDING, state, None, None, item.reason, now)
+        for name, v in new.items():
+            _log(session, row, action, TrialState.PENDING, state, None, v, item.reason, now,
+                 outcome=name)  # fmt: skip
+        made.append(_trial_record(row, have, objective, names))
     session.flush()
     return made
+
+
+def _stored_values(session: Session, trial_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+    """Trial id -> {outcome: value} of the values stored for those trials."""
+    out: dict[int, dict[str, float]] = {}
+    for i in range(0, len(trial_ids), _CHUNK):
+        for trial_id, name, value in session.execute(
+            select(ObservationRow.trial_id, ObservationRow.name, ObservationRow.value).where(
+                ObservationRow.trial_id.in_(trial_ids[i : i + _CHUNK])
+            )
+        ):
+            out.setdefault(trial_id, {})[name] = value
+    return out
 
 
 def _round_refusal(
@@ -379,20 +492,21 @@ def _round_refusal(
     size: int,
     missing: Sequence[int],
     finished: Sequence[TrialRow],
+    twice: Sequence[str] = (),
 ) -> TrialStateError | TrialNotFoundError:
     """The error that refuses a whole round, naming every trial that cannot take its result."""
-    lines = [f"trial {row.number} is {row.state.upper()}" for row in finished]
+    lines = [f"trial {row.number} is {row.state.upper()}" for row in finished] + list(twice)
     if missing:
         count = count_trials(session, campaign_id)
         known = f"0..{count - 1}" if count else "none yet"
         lines += [f"trial {n}: no such trial (trial numbers here: {known})" for n in missing]
-    bad = len(missing) + len(finished)
+    bad = len(missing) + len(finished) + len(twice)
     text = (
         f"Cannot record the round: only a PENDING trial can take a result, and {bad} of the "
         f"round's {size} trial(s) cannot; nothing was recorded:\n"
         + "\n".join(f"  {line}" for line in lines)
     )
-    return TrialStateError(text) if finished else TrialNotFoundError(text)
+    return TrialStateError(text) if finished or twice else TrialNotFoundError(text)
 
 
 def delete_campaign(session: Session, name: str) -> int:

@@ -76,5 +76,8 @@ class TrialEventRow(Base):
     new_state: Mapped[str] = mapped_column(String(16), nullable=False)
     old_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
     new_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+    # The outcome whose value changed (schema revision 0003); NULL for events without a value,
+    # and for value events written before 0003 (then the campaign's single objective).
+    outcome: Mapped[str | None] = mapped_column(String(255), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

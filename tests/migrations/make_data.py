@@ -58,6 +58,7 @@ def snapshot(campaign: bl.Campaign) -> list[dict]:
             "provenance": t.provenance,
             "created_at": t.created_at.isoformat() if t.created_at else None,
             "finished_at": t.finished_at.isoformat() if t.finished_at else None,
+            **({"values": t.values} if hasattr(t, "values") else {}),
         }
         for t in campaign.trials()
     ]
@@ -95,8 +96,12 @@ def build(revision: str) -> None:
         if revision >= "0002":
             campaign.correct(trials[0].number, 42.5, reason="transcription error")
             campaign.retract(trials[1].number, reason="sensor drift")
+    names = list(CAMPAIGNS)
+    if revision >= "0003":
+        build_multi_outcome(url)
+        names.append(MULTI)
     expected = {}
-    for name in CAMPAIGNS:
+    for name in names:
         campaign = bl.Campaign.load(name, storage=url)
         history = None
         if hasattr(campaign, "history"):  # revision 0002 and later
@@ -106,6 +111,32 @@ def build(revision: str) -> None:
         json.dumps(expected, indent=1, ensure_ascii=False) + "\n"
     )
     print(f"wrote {path} and {revision}.json with bo_loop from {bl.__file__}")
+
+
+#: From revision 0003: a campaign with two objectives and a constraint-only outcome.
+MULTI = "rig-multi"
+
+
+def build_multi_outcome(url: str) -> None:
+    """Two objectives, one outcome constraint; trials completed, told in part, corrected,
+    retracted, failed with a partial value, and a manual row still waiting for an outcome."""
+    campaign = bl.Campaign.create(
+        MULTI, [bl.Real("temperature", 20.0, 120.0), bl.Integer("pressure", 1, 10)],
+        objectives=[bl.Objective("yield", "maximize", bounds=(0, 100)),
+                    bl.Objective("cost", "minimize")],
+        outcome_constraints=[bl.OutcomeConstraint("purity", ">=", 95.0)],
+        storage=url, seed=7, initial_design_size=1000,
+    )  # fmt: skip
+    trials = campaign.ask(5)
+    for t in trials[:3]:
+        v = measure(t.params)
+        campaign.tell(t.number, {"yield": 50 + v % 40, "cost": 1.0 + v % 3, "purity": 96.0})
+    campaign.tell(trials[3].number, {"yield": 77.0})
+    campaign.tell(trials[4].number, {"cost": 2.5})
+    campaign.fail(trials[4].number, reason="rig jammed")
+    campaign.correct(trials[0].number, {"purity": 94.0}, reason="re-analysed")
+    campaign.retract(trials[1].number, reason="sensor drift")
+    campaign.add_observation({"temperature": 50.0, "pressure": 3}, {"yield": 60.0, "cost": 2.0})
 
 
 if __name__ == "__main__":
