@@ -14,11 +14,13 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from bo_loop.config import CampaignConfig
-from bo_loop.exceptions import InvalidArgumentError
+from bo_loop.exceptions import BoLoopError, InvalidArgumentError
 from bo_loop.models import surrogates
 from bo_loop.models.cross_validation import Comparison, compare
 from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
-from bo_loop.models.recommend import Recommendation, predict_rows, recommend_point
+from bo_loop.models.multi_objective import fit_outcome_models
+from bo_loop.models.recommend import predict_rows, recommend_point
+from bo_loop.models.recommend_outcomes import predict_outcomes, recommend_outcomes
 from bo_loop.storage import Database, store
 from bo_loop.trial import Trial
 
@@ -47,13 +49,28 @@ class ModelViews:
         self._db.run(work)
 
     def predict(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-        """The surrogate's predicted mean and sd of the outcome at given parameter rows."""
+        """The surrogate's predicted mean and sd of the outcome at given parameter rows.
+
+        A campaign with one outcome: columns ``mean`` and ``sd``. With several outcomes
+        (objectives or outcome constraints): ``<outcome>_mean`` and ``<outcome>_sd`` for every
+        outcome (`campaign.outcomes` order), then ``p_feasible`` with outcome constraints (the
+        probability that every constraint holds). Means lie within an objective's bounds.
+        """
+        if not self._config.outcomes.is_single:
+            return predict_outcomes(self._config.outcomes, self.fitted_models(), rows)
         return predict_rows(self.fitted_model(), rows)
 
     def recommend(
         self, risk_aversion: float = 0.0, *, within: Literal["data", "space"] = "data"
-    ) -> Recommendation:
+    ) -> Any:
         """The settings the surrogate rates best, with predicted mean, sd and a 95% interval.
+
+        With several objectives: a DataFrame, the model's estimated Pareto set, one row per
+        setting: the parameters, then per outcome ``<outcome>_mean``, ``<outcome>_sd``,
+        ``<outcome>_lower``, ``<outcome>_upper``, then ``p_feasible`` with outcome constraints
+        (see `bo_loop.models.recommend_outcomes`). With one objective a `Recommendation`; its
+        ``p_feasible`` is set with outcome constraints, and only settings likely (>= 0.5) to
+        meet them compete.
 
         Args:
             risk_aversion: 0 ranks by the predicted mean (lowest first, for a minimised
@@ -74,6 +91,10 @@ class ModelViews:
             )
         if within not in ("data", "space"):  # checked before the (possibly long) fit
             raise InvalidArgumentError(f"within must be 'data' or 'space', but got {within!r}.")
+        if not self._config.outcomes.is_single:
+            return recommend_outcomes(
+                self._config.outcomes, self.fitted_models(), float(risk_aversion), within=within
+            )
         fitted = self.fitted_model()
         return recommend_point(
             fitted, float(risk_aversion), within=within, acquisition=self._config.acquisition
@@ -90,11 +111,36 @@ class ModelViews:
                 or the surrogate's defaults.
         """
         config, trials = self._read()
+        if not config.outcomes.is_single:
+            raise BoLoopError(
+                f"Campaign {self.name!r} has several outcomes {list(config.outcomes.names)!r}, "
+                "one surrogate each: use campaign.fitted_models()."
+            )
         name = surrogate or config.surrogate
         if settings is None and name == config.surrogate:
             settings = config.surrogate_settings
         resolved = surrogates.resolve_settings(name, settings)
         return fit_model(config.space, config.objective, trials, config.seed, name, resolved)
+
+    def fitted_models(
+        self, surrogate: str | None = None, settings: Mapping[str, Any] | None = None
+    ) -> dict[str, FittedModel]:
+        """One fitted surrogate per outcome (`campaign.outcomes` order), as the next ask fits
+        them: each on the trials with a value for its outcome (completed, or told in part).
+
+        A constraint-only outcome's model predicts the outcome itself (``objective`` maximised).
+        For a campaign with one outcome: ``{name: fitted_model()}``.
+        """
+        config, trials = self._read()
+        if config.outcomes.is_single:
+            return {config.objective.name: self.fitted_model(surrogate, settings)}
+        name = surrogate or config.surrogate
+        if settings is None and name == config.surrogate:
+            settings = config.surrogate_settings
+        resolved = surrogates.resolve_settings(name, settings)
+        return fit_outcome_models(
+            config.space, config.outcomes, trials, config.seed, name, resolved
+        )
 
     def training_data(self) -> TrainingData:
         """What the campaign's surrogate trains on now (encoded completed trials, warm start)."""
@@ -109,7 +155,9 @@ class ModelViews:
         def work(session: Session) -> tuple[CampaignConfig, builtins.list[Trial]]:
             record = store.get_campaign(session, self.name)
             config = self._apply_config(record.config)
-            return config, store.read_trials(session, record.id, config.objective.name)
+            outcomes = config.outcomes
+            single = outcomes.objectives[0].name if len(outcomes.objectives) == 1 else None
+            return config, store.read_trials(session, record.id, single, outcomes.names)
 
         return self._db.run(work, write=False)
 

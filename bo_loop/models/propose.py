@@ -8,11 +8,12 @@ open. It never touches the database: the caller hands it plain `Trial` records.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.models.model import Model
 from torch import Tensor
 from torch.quasirandom import SobolEngine
@@ -149,13 +150,16 @@ def _replace_duplicates(
     seed: int,
     acquisition: Mapping[str, Any],
     region: Region | None = None,
+    *,
+    make_acquisition: Callable[[Tensor | None], AcquisitionFunction] | None = None,
 ) -> Tensor:
     """Swap any candidate that repeats a tried point (or a batch-mate) for the best untried one.
 
     Rounding onto integer grids, or an optimum on a bound, can land exactly on a tried point. The
     replacement is the best of a Sobol pool of untried grid points (a hit-and-run pool of the
     region when constrained) under qLogNEI given everything pending, including the batch-mates
-    already kept.
+    already kept. ``make_acquisition(X_busy)`` builds another acquisition instead (campaigns
+    with several outcomes).
     """
     kept: list[Tensor] = []
     for x, params in zip(candidates, space.decode(candidates), strict=True):
@@ -184,9 +188,12 @@ def _replace_duplicates(
                 "widen the space or abandon trials to free points."
             )
         busy = [t for t in (X_pending, torch.stack(kept) if kept else None) if t is not None]
-        acq, _ = build_acquisition(
-            model, X, Y, torch.cat(busy) if busy else None, 2, seed, acquisition
-        )
+        if make_acquisition is not None:
+            acq = make_acquisition(torch.cat(busy) if busy else None)
+        else:
+            acq, _ = build_acquisition(
+                model, X, Y, torch.cat(busy) if busy else None, 2, seed, acquisition
+            )
         with torch.no_grad():
             values = acq(torch.stack([p for _, p in fresh]).unsqueeze(1))
         best = int(values.argmax())

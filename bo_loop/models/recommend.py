@@ -60,6 +60,10 @@ class Recommendation:
         misfit: Root mean square of the residuals of the nearest observations beyond what the
             fitted noise explains (0 when the model reproduces the data near the point).
         within: ``"data"`` (searched near measured settings) or ``"space"`` (the whole space).
+        p_feasible: With outcome constraints, the probability that every one holds there (the
+            outcomes' surrogates taken as independent); None without.
+
+    Predictions and interval ends lie within the objective's known bounds (clipped).
     """
 
     params: dict[str, Any]
@@ -70,24 +74,38 @@ class Recommendation:
     model_sd: float = 0.0
     misfit: float = 0.0
     within: str = "data"
+    p_feasible: float | None = None
 
 
 def predict_rows(
     fitted: FittedModel, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
 ) -> pd.DataFrame:
-    """Mean and sd at parameter rows; the result has the rows' index and columns mean, sd."""
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    missing = [n for n in fitted.space.names if n not in frame.columns]
-    if missing:
-        raise BoLoopError(f"predict needs a column for every parameter; missing {missing!r}.")
-    params = [
-        fitted.space.validate({n: _plain(row[n]) for n in fitted.space.names})
-        for _, row in frame.iterrows()
-    ]
+    """Mean and sd at parameter rows; the result has the rows' index and columns mean, sd.
+
+    The mean is clipped into the objective's known bounds.
+    """
+    frame, params = parameter_rows(fitted.space, rows)
     if not params:
         return pd.DataFrame({"mean": [], "sd": []}, index=frame.index)
     mean, sd = fitted.mean_sd(fitted.space.encode(params))
+    if fitted.objective.bounds is not None:
+        lo, hi = fitted.objective.bounds
+        mean = mean.clamp(min=lo, max=hi)
     return pd.DataFrame({"mean": mean.numpy(), "sd": sd.numpy()}, index=frame.index)
+
+
+def parameter_rows(
+    space: Space, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The rows as a DataFrame and their validated parameters, one dict per row."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    missing = [n for n in space.names if n not in frame.columns]
+    if missing:
+        raise BoLoopError(f"predict needs a column for every parameter; missing {missing!r}.")
+    params = [
+        space.validate({n: _plain(row[n]) for n in space.names}) for _, row in frame.iterrows()
+    ]
+    return frame, params
 
 
 def _plain(value: Any) -> Any:
@@ -210,7 +228,9 @@ def recommend_point(
         raise BoLoopError(f"The surrogate's prediction is not finite (mean={m}, sd={s}).")
     misfit = misfit_at(fitted, best)
     total = math.hypot(s, misfit)  # sqrt(s**2 + misfit**2), without overflow
+    clip = fitted.objective.clip
     return Recommendation(
-        params=fitted.space.decode(best)[0], mean=m, sd=total, lower=m - Z95 * total,
-        upper=m + Z95 * total, model_sd=s, misfit=misfit, within=within,
+        params=fitted.space.decode(best)[0], mean=clip(m), sd=total,
+        lower=clip(m - Z95 * total), upper=clip(m + Z95 * total), model_sd=s, misfit=misfit,
+        within=within,
     )  # fmt: skip
