@@ -102,7 +102,8 @@ def report(out: Path = RESULTS) -> str:
             medians[method] = float(np.quantile(finals, 0.5, method="lower"))
             cpu[method] = _per_ask(these, "cpu_s")
             found = [r["first_feasible"] for r in these if r["first_feasible"] is not None]
-            first = statistics.median(found) if found else "-"
+            constrained = bool(OUTCOME_PROBLEMS[name](BUDGET).constraints)
+            first = statistics.median(found) if found and constrained else "-"
             lines.append(
                 f"| {method} | {len(these)} | {_fmt(medians[method])} | {_fmt(q25)} - {_fmt(q75)} "
                 f"| {len(found)}/{len(these)} | {first} | {_per_ask(these, 's'):.3f} "

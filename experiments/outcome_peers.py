@@ -184,10 +184,12 @@ def run_bo_loop(problem: OutcomeProblem, seed: int) -> list[Record]:
     import bo_loop as bl
 
     objectives = [bl.Objective(n, g) for n, g in problem.objectives]
+    several = len(objectives) > 1
     campaign = bl.Campaign.create(
         f"{problem.name}-{seed}",
         [bl.Real(p["name"], p["low"], p["high"]) for p in problem.params],
-        objectives=objectives,
+        objective=None if several else objectives[0],
+        objectives=objectives if several else None,
         outcome_constraints=[bl.OutcomeConstraint(n, "<=", b) for n, b in problem.constraints],
         storage="sqlite://",
         seed=seed,
@@ -203,11 +205,44 @@ def run_bo_loop(problem: OutcomeProblem, seed: int) -> list[Record]:
     return run_loop(problem, ask, tell, quiet())
 
 
+@contextmanager
+def _noise_prior(loc: float) -> Iterator[None]:
+    """BoTorch's SingleTaskGP noise prior ``LogNormal(-4, 1)`` (floor 1e-4) replaced by
+    ``LogNormal(loc, 1)`` (floor 1e-6) while the block runs, for a diagnostic variant."""
+    import botorch.models.gp_regression as gp_regression
+    import torch
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.likelihoods import GaussianLikelihood
+    from gpytorch.priors import LogNormalPrior
+
+    before = gp_regression.get_gaussian_likelihood_with_lognormal_prior
+
+    def likelihood(batch_shape: torch.Size | None = None, **_: Any) -> GaussianLikelihood:
+        return GaussianLikelihood(
+            noise_prior=LogNormalPrior(loc=loc, scale=1.0),
+            batch_shape=batch_shape or torch.Size(),
+            noise_constraint=GreaterThan(1e-6, transform=None, initial_value=1e-4),
+        )
+
+    gp_regression.get_gaussian_likelihood_with_lognormal_prior = likelihood
+    try:
+        yield
+    finally:
+        gp_regression.get_gaussian_likelihood_with_lognormal_prior = before
+
+
+def run_bo_loop_noise_prior_m12(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic, not a bo_loop setting: bo_loop with the GP noise prior LogNormal(-12, 1)."""
+    with _noise_prior(-12.0):
+        return run_bo_loop(problem, seed)
+
+
 METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop": run_bo_loop,
     "ax": run_ax,
     "optuna_gp": run_optuna_gp,
     "baybe": run_baybe,
     "random": run_random,
+    "bo_loop_noise_prior_m12": run_bo_loop_noise_prior_m12,
 }
 """Every method, by the name used in result files."""
