@@ -111,11 +111,7 @@ class ModelViews:
                 or the surrogate's defaults.
         """
         config, trials = self._read()
-        if not config.outcomes.is_single:
-            raise BoLoopError(
-                f"Campaign {self.name!r} has several outcomes {list(config.outcomes.names)!r}, "
-                "one surrogate each: use campaign.fitted_models()."
-            )
+        _one_outcome(self.name, config, "fitted_model()")
         name = surrogate or config.surrogate
         if settings is None and name == config.surrogate:
             settings = config.surrogate_settings
@@ -143,8 +139,13 @@ class ModelViews:
         )
 
     def training_data(self) -> TrainingData:
-        """What the campaign's surrogate trains on now (encoded completed trials, warm start)."""
+        """What the campaign's surrogate trains on now (encoded completed trials, warm start).
+
+        Raises:
+            BoLoopError: the campaign has several outcomes (see :meth:`fitted_models`).
+        """
         config, trials = self._read()
+        _one_outcome(self.name, config, "training_data()")
         return TrainingData.from_trials(
             config.space, config.objective, trials, config.surrogate, config.surrogate_settings
         )
@@ -175,4 +176,14 @@ class ModelViews:
         of held-out measurements); ``plotting.plot_cross_validation`` draws it. See
         ``bo_loop.models.cross_validation.compare``.
         """
+        _one_outcome(self.name, self._config, "cross_validate()")
         return compare(self, surrogates, folds, max_points=max_points, seed=seed)
+
+
+def _one_outcome(name: str, config: CampaignConfig, what: str) -> None:
+    """Refuse a one-surrogate view of a campaign with several outcomes (one surrogate each)."""
+    if not config.outcomes.is_single:
+        raise BoLoopError(
+            f"{what} works on a campaign with one outcome, but {name!r} has "
+            f"{list(config.outcomes.names)!r}, one surrogate each: use campaign.fitted_models()."
+        )

@@ -43,6 +43,8 @@ def _params_text(params: Mapping[str, Any]) -> str:
 def campaign_html(campaign: Campaign) -> str:
     """Name, objective, surrogate, storage, the space, trial counts by state and the best so far."""
     trials = campaign.trials()
+    if len(campaign.outcomes) > 1:
+        return outcomes_html(campaign, trials)
     return summary_html(
         campaign.name,
         campaign.objective,
@@ -79,6 +81,28 @@ def summary_html(
         f"{space_html(space)}"
         f"{_table(['state', 'trials'], [*states, ('total', len(trials))])}"
         f"<div>Best so far: {best_text}</div></div>"
+    )
+
+
+def outcomes_html(campaign: Campaign, trials: Sequence[Trial]) -> str:
+    """The summary of a campaign with several outcomes: goals and constraints, the space, trial
+    counts by state, and its feasible Pareto front (the best feasible trial for one objective)."""
+    counts = Counter(t.state for t in trials)
+    states = [(s.value, counts.get(s, 0)) for s in TrialState]
+    goals = ", ".join(f"{o.goal} <code>{_e(o.name)}</code>" for o in campaign.objectives)
+    constraints = "".join(f", <code>{_e(str(c))}</code>" for c in campaign.outcome_constraints)
+    front = campaign.pareto_front()
+    rows = [
+        (t.number, *(_number(t.values.get(n)) for n in campaign.outcomes), _params_text(t.params))
+        for t in front
+    ]
+    return (
+        f"<div><b>Campaign {_e(campaign.name)}</b> — {goals}{constraints}, surrogate "
+        f"<code>{_e(campaign.surrogate)}</code>, storage <code>{_e(campaign.storage)}</code>"
+        f"{space_html(campaign.space)}"
+        f"{_table(['state', 'trials'], [*states, ('total', len(trials))])}"
+        f"<div>Feasible Pareto front: {len(front)} trial(s)</div>"
+        f"{_table(['trial', *campaign.outcomes, 'settings'], rows)}</div>"
     )
 
 

@@ -74,6 +74,10 @@ class Trial:
         """A trial's number, state, settings, outcome, source and (for proposals) prediction."""
         rows: list[tuple[object, object]] = [(k, v) for k, v in self.params.items()]
         value = "—" if self.value is None else number(self.value)
+        if self.value is None and self.values:  # several outcomes: each told one
+            value = ", ".join(f"{k}={number(v)}" for k, v in self.values.items())
+        if self.missing and self.values:
+            value += f" (awaiting {', '.join(self.missing)})"
         mean, sd = self.provenance.get("predicted_mean"), self.provenance.get("predicted_sd")
         predicted = ""
         if isinstance(mean, int | float) and isinstance(sd, int | float):

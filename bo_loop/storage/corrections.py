@@ -333,6 +333,8 @@ def integrity_problems(
                 f"trial {t.number} is COMPLETED with {len(have)} values"
                 + (f" (missing {absent})" if len(names) > 1 else "")
             )
+        if t.state == TrialState.PENDING.value and len(names) > 1 and len(have) == len(names):
+            problems.append(f"trial {t.number} is PENDING but holds every outcome")
         if not completed and have and len(names) == 1:
             problems.append(
                 f"trial {t.number} is {t.state.upper()} but has a value {list(have.values())}"
