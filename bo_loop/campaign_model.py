@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bo_loop.config import CampaignConfig
 from bo_loop.exceptions import BoLoopError, InvalidArgumentError
 from bo_loop.models import surrogates
+from bo_loop.models.constrained import region_for
 from bo_loop.models.cross_validation import Comparison, compare
 from bo_loop.models.fitting import FittedModel, TrainingData, fit_model
 from bo_loop.models.multi_objective import fit_outcome_models
@@ -80,6 +81,8 @@ class ModelViews:
                 ``"space"`` optimises over the whole space, which may land where the model
                 extrapolates (on the 2,000-row historical example it predicted 105-111 where the
                 truth is 100).
+                Both respect the parameter constraints: a measured setting that breaks one is
+                never recommended.
         """
         if (
             isinstance(risk_aversion, bool)
@@ -96,9 +99,11 @@ class ModelViews:
                 self._config.outcomes, self.fitted_models(), float(risk_aversion), within=within
             )
         fitted = self.fitted_model()
+        config = self._config
         return recommend_point(
-            fitted, float(risk_aversion), within=within, acquisition=self._config.acquisition
-        )
+            fitted, float(risk_aversion), within=within, acquisition=config.acquisition,
+            region=region_for(config.space, config.parameter_constraints, None),
+        )  # fmt: skip
 
     def fitted_model(
         self, surrogate: str | None = None, settings: Mapping[str, Any] | None = None

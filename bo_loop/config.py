@@ -197,10 +197,9 @@ class CampaignConfig:
             seed=int(raw["seed"]),
             surrogate=str(surrogate["name"]),
             # Format 1 stored the GP's settings as {} (they were module constants): its defaults
-            # are those constants' values, so old campaigns propose as they did.
-            surrogate_settings=surrogates.resolve_settings(
-                surrogate["name"], surrogate["settings"]
-            ),
+            # are those constants' values, so old campaigns propose as they did; a setting added
+            # since takes the value the campaign ran with (`Surrogate.legacy`).
+            surrogate_settings=surrogates.stored_settings(surrogate["name"], surrogate["settings"]),
             acquisition=acquisition.resolve_settings(raw.get("acquisition")),
             initial_design_size=raw.get("initial_design_size"),
             parameter_constraints=tuple(

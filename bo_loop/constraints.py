@@ -3,7 +3,8 @@
 A ``LinearConstraint`` is ``sum(coefficient * value) op rhs`` over real and integer parameters,
 in the parameters' own units. The space encodes such parameters linearly to [0, 1], so a
 constraint stays linear in the encoding (`to_unit`); a log-scale parameter does not, and is refused.
-Feasibility is decided with a linear program over the parameters' bounds (integers relaxed).
+Feasibility is decided with a linear program over the parameters' bounds, then with integer
+parameters kept whole (a mixed-integer program): ``2*a + 2*b == 5`` over integers has no point.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, linprog, milp
+from scipy.optimize import LinearConstraint as ScipyLinearConstraint
 
 from bo_loop.exceptions import SpaceError
 from bo_loop.space import Categorical, Integer, Real, Space
@@ -201,6 +203,8 @@ def check_constraints(space: Space, constraints: Sequence[object]) -> tuple[Line
             f"The parameter constraints must leave some point of the space, but no point within "
             f"the bounds satisfies all of: {listed}."
         )
+    if out and not has_integer_point(space, out):
+        raise SpaceError(_no_integer_point(space, out))
     return tuple(out)
 
 
@@ -223,7 +227,9 @@ def check_fixed(
             f"fixed may only name parameters of the space {space.names!r}, but got {unknown!r}."
         )
     clean = {name: space[name].validate(value) for name, value in fixed.items()}
-    if constraints and not is_feasible(space, constraints, clean):
+    if constraints and not (
+        is_feasible(space, constraints, clean) and has_integer_point(space, constraints, clean)
+    ):
         listed = "; ".join(str(c) for c in constraints)
         raise SpaceError(
             f"The fixed values must leave some point satisfying the constraints, but with "
@@ -304,3 +310,67 @@ def is_feasible(
         method="highs",
     )
     return bool(result.status == 0)
+
+
+def has_integer_point(
+    space: Space,
+    constraints: Sequence[LinearConstraint],
+    fixed: Mapping[str, Any] | None = None,
+) -> bool:
+    """Whether some point within the bounds, its integer parameters whole numbers, satisfies
+    every constraint (a mixed-integer program in the parameters' own units).
+
+    `is_feasible` relaxes the integers; this is the exact question for a space with integer
+    parameters in a constraint, where rounding cannot repair an equality such as
+    ``2*a + 2*b == 5``.
+    """
+    names = sorted({n for c in constraints for n in c.coefficients}, key=space.names.index)
+    if not any(isinstance(space[n], Integer) for n in names):
+        return True
+    fixed = fixed or {}
+    lows, highs, integral = [], [], []
+    for n in names:
+        p = space[n]
+        assert isinstance(p, Real | Integer)
+        low, high = (float(fixed[n]),) * 2 if n in fixed else (float(p.low), float(p.high))
+        lows.append(low)
+        highs.append(high)
+        integral.append(1 if isinstance(p, Integer) else 0)
+    A = np.array([[c.coefficients.get(n, 0.0) for n in names] for c in constraints])
+    lower = np.array([-np.inf if c.op == "<=" else c.rhs for c in constraints])
+    upper = np.array([np.inf if c.op == ">=" else c.rhs for c in constraints])
+    result = milp(
+        np.zeros(len(names)),
+        constraints=ScipyLinearConstraint(A, lower, upper),
+        integrality=np.array(integral),
+        bounds=Bounds(np.array(lows), np.array(highs)),
+    )
+    return bool(result.status == 0)
+
+
+def _no_integer_point(space: Space, constraints: Sequence[LinearConstraint]) -> str:
+    """Why the constraints leave no point with whole-number integers, naming the culprit."""
+    alone = [c for c in constraints if not has_integer_point(space, [c])]
+    if not alone:
+        listed = "; ".join(str(c) for c in constraints)
+        return (
+            "The parameter constraints must leave some point with every integer parameter a whole "
+            f"number, but none within the bounds satisfies all of: {listed} (there are such "
+            "points only with fractional integers)."
+        )
+    c = alone[0]
+    integers = [n for n in c.coefficients if isinstance(space[n], Integer)]
+    why = ""
+    coefs = list(c.coefficients.values())
+    if c.op == "==" and len(integers) == len(coefs) and all(float(a).is_integer() for a in coefs):
+        divisor = math.gcd(*(int(a) for a in coefs))
+        if not (c.rhs / divisor).is_integer():
+            multiple = "a whole number" if divisor == 1 else f"a multiple of {divisor}"
+            why = (
+                f": with whole numbers the left side is always {multiple}, "
+                f"and {_format_number(c.rhs)} is not"
+            )
+    return (
+        f"The constraint {str(c)!r} must be satisfiable with the integer parameters "
+        f"{integers!r} whole numbers within their bounds, but no such point satisfies it{why}."
+    )

@@ -27,7 +27,15 @@ from bo_loop.models.fitting import FittedModel
 from bo_loop.models.importance import importance
 from bo_loop.models.recommend import recommend_point
 from bo_loop.objective import Objective
+from bo_loop.outcome_plots import plot_feasibility, plot_feasibility_map, plot_pareto_front
 from bo_loop.space import Categorical, Integer, Real, Space
+
+#: Several outcomes (Pareto front, feasibility) live in `bo_loop.outcome_plots`, shown here too.
+__all__ = [
+    "plot_contour", "plot_convergence", "plot_cross_validation", "plot_feasibility",
+    "plot_feasibility_map",
+    "plot_importance", "plot_pareto_front", "plot_slice",
+]  # fmt: skip
 
 if TYPE_CHECKING:
     from bo_loop.campaign import Campaign

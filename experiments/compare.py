@@ -11,6 +11,12 @@ runs already there are skipped, so an interrupted benchmark resumes where it sto
     python -m experiments.compare --methods random,bo_loop_gp --problems branin --seeds 3
     python -m experiments.compare --smoke                      # seconds: tiny budgets, fast methods
     python -m experiments.compare --report-only                # tables and plots from the JSONL
+    python -m experiments.compare --batch-size 4 --methods bo_loop_gp,ax --problems branin
+
+``--batch-size q`` runs the same budgets in rounds of ``q`` points (issue 14): every method asks
+a whole round through its own batch API before any result is told. Those runs go to
+``experiments/results/batch/q<q>/`` and their report to the "Batches" section of RESULTS.md
+(`experiments.batch_report`).
 
 The report (``experiments/RESULTS.md`` and one regret-curve PNG per problem) is written by
 `experiments.compare_report` after every invocation, from everything in ``OUT``.
@@ -31,11 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.peers import PEERS, Record, run_loop
+from experiments.peers import PEERS, Record, run_rounds
 from experiments.problems import PROBLEMS, Problem, smoke
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "experiments" / "results" / "compare"
+BATCH_ROOT = ROOT / "experiments" / "results" / "batch"
 SMOKE_OUT = ROOT / "experiments" / "results" / "compare_smoke"
 DEFAULT_RESULTS = ROOT / "experiments" / "RESULTS.md"
 
@@ -57,8 +64,11 @@ _LIBRARY = {
 }
 
 
-def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Record]:
-    """bo_loop through `Campaign` on a fresh SQLite file, with its defaults and ``seed``."""
+def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp", q: int = 1) -> list[Record]:
+    """bo_loop through `Campaign` on a fresh SQLite file, with its defaults and ``seed``.
+
+    A round of ``q`` points is one ``campaign.ask(q)``.
+    """
     import bo_loop as bl
     import bo_loop.storage
 
@@ -70,6 +80,7 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Reco
             parameters.append(bl.Integer(p["name"], p["low"], p["high"]))
         else:
             parameters.append(bl.Real(p["name"], p["low"], p["high"], log=p["log"]))
+    overrides = parse_settings(os.environ.get(OVERRIDES_ENV, ""), surrogate)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         campaign = bl.Campaign.create(
@@ -79,30 +90,33 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp") -> list[Reco
             storage=url,
             surrogate=surrogate,
             seed=seed,
-            **parse_settings(os.environ.get(OVERRIDES_ENV, ""), surrogate),
+            surrogate_settings=overrides["surrogate_settings"],
+            acquisition_settings=overrides["acquisition_settings"],
         )
 
-        # CPU seconds of this process per iteration as well as run_loop's wall seconds: bo_loop
-        # runs small-data model math on one thread, so CPU time estimates the wall time on an
-        # idle machine even while other jobs share the cores.
-        cpu: list[float] = []
+        # CPU seconds of this process per evaluation as well as run_rounds' wall seconds (the
+        # round's ask split evenly over its points, plus the point's tell): bo_loop runs
+        # small-data model math on one thread, so CPU time estimates the wall time on an idle
+        # machine even while other jobs share the cores.
+        cpu: dict[int, float] = {}  # by trial number, in the order asked
 
-        def ask() -> tuple[int, dict[str, Any]]:
+        def ask_batch(k: int) -> list[tuple[int, dict[str, Any]]]:
             start = time.process_time()
-            (trial,) = campaign.ask(1)
-            cpu.append(time.process_time() - start)
-            return trial.number, dict(trial.params)
+            trials = campaign.ask(k)
+            share = (time.process_time() - start) / k
+            cpu.update((trial.number, share) for trial in trials)
+            return [(trial.number, dict(trial.params)) for trial in trials]
 
         def tell(number: int, value: float) -> None:
             start = time.process_time()
             campaign.tell(number, value)
-            cpu[-1] += time.process_time() - start
+            cpu[number] += time.process_time() - start
 
         try:
-            records = run_loop(problem, seed, ask, tell)
+            records = run_rounds(problem, seed, ask_batch, tell, q)
         finally:
             bo_loop.storage.dispose(url)
-    for record, seconds in zip(records, cpu, strict=True):
+    for record, seconds in zip(records, cpu.values(), strict=True):
         record["cpu_seconds"] = seconds
     return records
 
@@ -140,9 +154,9 @@ def parse_settings(text: str, surrogate: str = "gp") -> dict[str, dict[str, Any]
     return out
 
 
-METHODS: dict[str, Callable[[Problem, int], list[Record]]] = {
-    "bo_loop_gp": lambda problem, seed: run_bo_loop(problem, seed, "gp"),
-    "bo_loop_dngo": lambda problem, seed: run_bo_loop(problem, seed, "dngo"),
+METHODS: dict[str, Callable[[Problem, int, int], list[Record]]] = {
+    "bo_loop_gp": lambda problem, seed, q: run_bo_loop(problem, seed, "gp", q),
+    "bo_loop_dngo": lambda problem, seed, q: run_bo_loop(problem, seed, "dngo", q),
     **PEERS,
 }
 """Every method by the name used in result files and tables."""
@@ -153,14 +167,14 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
-    """Run one (method, problem, seed) in this process and return its result line."""
+def run_one(method: str, problem: Problem, seed: int, q: int = 1) -> dict[str, Any]:
+    """Run one (method, problem, seed) in rounds of ``q`` in this process; its result line."""
     __import__(_LIBRARY.get(method, "numpy"))
     overrides = os.environ.get(OVERRIDES_ENV, "") if "bo_loop" in method else ""
     rss_before = _maxrss_mib()
     load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
-    records = METHODS[method](problem, seed)
+    records = METHODS[method](problem, seed, q)
     wall = time.perf_counter() - started
     # CPU time of every thread of the worker: the run's work, whatever the load on the machine.
     cpu = time.process_time() - cpu_started
@@ -169,6 +183,7 @@ def run_one(method: str, problem: Problem, seed: int) -> dict[str, Any]:
         "problem": problem.name,
         "seed": seed,
         "budget": problem.budget,
+        "batch_size": q,
         "records": records,
         "overrides": overrides,
         "wall_seconds": wall,
@@ -197,19 +212,19 @@ def load_runs(out: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def _worker(method: str, problem_name: str, seed: int, budget: int, dest: Path) -> None:
+def _worker(method: str, problem_name: str, seed: int, budget: int, q: int, dest: Path) -> None:
     problem = PROBLEMS[problem_name]
     if budget != problem.budget:
         problem = smoke(problem, budget)
-    dest.write_text(json.dumps(run_one(method, problem, seed)))
+    dest.write_text(json.dumps(run_one(method, problem, seed, q)))
 
 
-def _spawn(method: str, problem: Problem, seed: int, label: str) -> dict[str, Any]:
+def _spawn(method: str, problem: Problem, seed: int, label: str, q: int = 1) -> dict[str, Any]:
     """Run one (method, problem, seed) in a fresh worker process and return its result line."""
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "run.json"
         cmd = [sys.executable, "-m", "experiments.compare", "--worker", method, problem.name]
-        cmd += [str(seed), str(problem.budget), str(dest)]
+        cmd += [str(seed), str(problem.budget), str(q), str(dest)]
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not dest.exists():
             tail = (done.stderr or done.stdout)[-2000:]
@@ -235,7 +250,9 @@ def plan(
     return todo
 
 
-def execute(todo: Sequence[tuple[str, str, Problem, int]], out: Path, progress: bool) -> int:
+def execute(
+    todo: Sequence[tuple[str, str, Problem, int]], out: Path, progress: bool, q: int = 1
+) -> int:
     """Run every planned run, appending each result line as soon as it finishes.
 
     Returns:
@@ -262,7 +279,7 @@ def execute(todo: Sequence[tuple[str, str, Problem, int]], out: Path, progress: 
         for method, label, problem, seed in todo:
             bar.update(task, description=f"{label} {problem.name} seed {seed}")
             try:
-                result = _spawn(method, problem, seed, label)
+                result = _spawn(method, problem, seed, label, q)
             except RuntimeError as error:
                 failures += 1
                 bar.console.print(str(error))
@@ -285,8 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--worker"]:
-        method, problem_name, seed, budget, dest = args[1:6]
-        _worker(method, problem_name, int(seed), int(budget), Path(dest))
+        method, problem_name, seed, budget, q, dest = args[1:7]
+        _worker(method, problem_name, int(seed), int(budget), int(q), Path(dest))
         return 0
     parser = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__)
     parser.add_argument("--methods", help=f"comma-separated, from {list(METHODS)}")
@@ -305,10 +322,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--report-only", action="store_true", help="no runs; rebuild the report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--batch-size", type=int, default=1, help="points per round (default 1: sequential)"
+    )
     opts = parser.parse_args(args)
+    q = opts.batch_size
+    if q < 1:
+        raise SystemExit(f"--batch-size must be >= 1, but got {q}")
 
     smoke_mode = bool(opts.smoke) or os.environ.get("SMOKE_TEST") == "1"
-    out = opts.out or (SMOKE_OUT if smoke_mode else DEFAULT_OUT)
+    base_out = SMOKE_OUT if smoke_mode else DEFAULT_OUT
+    if q > 1:
+        base_out = (base_out.parent / "batch_smoke" if smoke_mode else BATCH_ROOT) / f"q{q}"
+    out = opts.out or base_out
     results = opts.results or (out / "RESULTS.md" if smoke_mode else DEFAULT_RESULTS)
     default_methods = SMOKE_METHODS if smoke_mode else tuple(METHODS)
     methods = _names(opts.methods, list(METHODS), "methods") if opts.methods else default_methods
@@ -321,11 +347,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = 0
     if not opts.report_only:
         todo = plan(methods, problems, seeds, out, opts.label)
-        failures = execute(todo, out, progress=not opts.no_progress)
-
-    from experiments.compare_report import write_report
+        failures = execute(todo, out, progress=not opts.no_progress, q=q)
 
     command = "python -m experiments.compare " + " ".join(args)
+    if q > 1:
+        from experiments.batch_report import write_batch_report
+
+        write_batch_report(out.parent, results, problems, check_label=opts.check_label)
+        return 1 if failures else 0
+    from experiments.compare_report import write_report
+
     write_report(out, results, problems, command=command.strip(), check_label=opts.check_label)
     return 1 if failures else 0
 

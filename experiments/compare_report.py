@@ -320,6 +320,10 @@ def write_report(
     notes = out / "notes.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
+    # The batch benchmark's section (experiments.batch_report), kept when this report is rebuilt.
+    batches = out.parent / "batch" / "batches.md"
+    if batches.exists():
+        lines += [batches.read_text().rstrip(), ""]
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text("\n".join(lines))
     return table

@@ -260,8 +260,13 @@ def main() -> None:
     defaults = {**DEFAULT_SETTINGS, **(SMOKE_SETTINGS if SMOKE else {})}
     gp = evaluate("GP", None)
     single = {
-        **evaluate("DNGO, one network", {**defaults, "ensemble": 1}),
-        "changes": {"ensemble": 1},
+        **evaluate("DNGO, BLR head, one network", {**defaults, "ensemble": 1, "head": "blr"}),
+        "changes": {"ensemble": 1, "head": "blr"},
+    }
+    # The default before issue 14 (the BLR heads at every size), for comparison.
+    blr_heads = {
+        **evaluate("DNGO, BLR heads", {**defaults, "head": "blr"}),
+        "changes": {"head": "blr"},
     }
     default = {**evaluate("DNGO, defaults", defaults), "changes": {}}
     ok_cov = default["coverage_mean"] >= 0.9
@@ -273,7 +278,7 @@ def main() -> None:
         f"({'meets' if ok_rmse else 'misses'} the <= 2x target)."
     ]
     command = "python -m experiments.dngo_calibration"
-    write("dngo_calibration", command, [gp, single, default], notes)
+    write("dngo_calibration", command, [gp, single, blr_heads, default], notes)
     if args.sweep:
         held_out = f"seeds {HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}"
         rows = [
@@ -288,11 +293,12 @@ def main() -> None:
         ]
         for name, change in SWEEP.items():
             # Smoke mode caps every candidate's training too: it only shows the script runs.
-            settings = {**defaults, **change, **(SMOKE_STEPS if SMOKE else {})}
+            # The sweep chose the BLR heads' settings (before issue 14's GP head).
+            settings = {**defaults, "head": "blr", **change, **(SMOKE_STEPS if SMOKE else {})}
             rows.append({**evaluate(name, settings), "changes": change})
         hartmann = [evaluate_hartmann("GP", None)]
         for name, change in HARTMANN_SWEEP.items():
-            row = evaluate_hartmann(name, {**defaults, **change})
+            row = evaluate_hartmann(name, {**defaults, "head": "blr", **change})
             hartmann.append({**row, "changes": change})
         write("dngo_calibration_sweep", command + " --sweep", rows, [], hartmann)
 

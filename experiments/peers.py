@@ -1,10 +1,10 @@
 """The tools bo_loop is compared with, each driven through its own ask/tell API.
 
-Every ``run_<method>(problem, seed)`` returns one record per evaluation, in order:
-``{"params": dict, "observed": float, "true": float, "seconds": float}``, where ``seconds``
-is the time the tool spent in that iteration's ask plus its tell (the objective is not timed).
-The observation noise comes from `noise_rng(seed)`, so every method sees the same noise
-sequence for the same seed.
+Every ``run_<method>(problem, seed, q=1)`` returns one record per evaluation, in order (see
+`experiments.rounds.run_rounds`): ``q = 1`` asks one point at a time, ``q > 1`` asks rounds of
+``q`` points through the tool's own batch API before telling any of their results. The
+observation noise comes from `noise_rng(seed)`, so every method sees the same noise sequence for
+the same seed.
 
 Peers are imported inside their adapter, so this module imports without them; install them with
 ``pip install -c constraints.txt -e .[bench]``. Their logging and warnings are silenced while
@@ -14,115 +14,26 @@ they run. How each peer sees integer, categorical and log-scale parameters is li
 
 from __future__ import annotations
 
-import logging
 import math
-import time
-import warnings
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from experiments.problems import Params, Problem
+from experiments.rounds import Record, noise_rng, quiet, run_loop, run_rounds
 
-Record = dict[str, Any]
-Ask = Callable[[], tuple[Any, Params]]
-Tell = Callable[[Any, float], None]
+__all__ = ["PEERS", "Record", "noise_rng", "quiet", "run_loop", "run_rounds"]
 
 # The objective's name inside tools that need one.
 _OUTCOME = "y"
 
 
-def noise_rng(seed: int) -> np.random.Generator:
-    """The generator of observation noise for runs with ``seed``, shared by every method."""
-    return np.random.default_rng([seed, 1])
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """Silence log records below ERROR and all warnings while a peer runs."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
-
-
-def _clean(problem: Problem, params: Params) -> dict[str, Any]:
-    """Plain Python values in the problem's parameter order; refuses a point off the space."""
-    out: dict[str, Any] = {}
-    for p in problem.params:
-        name, value = p["name"], params[p["name"]]
-        if p["type"] == "categorical":
-            value = str(value)
-            if value not in p["choices"]:
-                raise ValueError(f"{name} must be one of {p['choices']}, got {value!r}")
-        else:
-            if p["type"] == "integer":
-                if float(value) != round(float(value)):
-                    raise ValueError(f"{name} must be an integer, got {value!r}")
-                value = round(float(value))
-            else:
-                value = float(value)
-            # Log-scale round trips may land a hair outside the bounds.
-            tol = 1e-9 * (p["high"] - p["low"])
-            if not p["low"] - tol <= value <= p["high"] + tol:
-                raise ValueError(f"{name} must lie in [{p['low']}, {p['high']}], got {value!r}")
-            value = min(max(value, p["low"]), p["high"])
-        out[name] = value
-    return out
-
-
-def run_loop(
-    problem: Problem,
-    seed: int,
-    ask: Ask,
-    tell: Tell,
-    context: AbstractContextManager[Any] | None = None,
-) -> list[Record]:
-    """Run ``problem.budget`` sequential ask/evaluate/tell iterations.
-
-    Args:
-        problem: What to optimise.
-        seed: Picks the noise sequence (see `noise_rng`).
-        ask: Returns a handle the tool needs back at tell time, and the proposed parameters.
-        tell: Receives that handle and the observed value (on the problem's own scale and sign).
-        context: Entered around the whole loop, e.g. a tool's global seed setting.
-
-    Returns:
-        One record per evaluation (see the module docstring).
-    """
-    rng = noise_rng(seed)
-    records: list[Record] = []
-    with context or nullcontext():
-        for _ in range(problem.budget):
-            start = time.perf_counter()
-            handle, raw = ask()
-            asked = time.perf_counter()
-            params = _clean(problem, raw)
-            observed = problem.evaluate(params, rng)
-            told = time.perf_counter()
-            tell(handle, observed)
-            seconds = (asked - start) + (time.perf_counter() - told)
-            records.append(
-                {
-                    "params": params,
-                    "observed": observed,
-                    "true": problem.true_value(params),
-                    "seconds": seconds,
-                }
-            )
-    return records
-
-
 # --- random search -------------------------------------------------------------------------------
 
 
-def run_random(problem: Problem, seed: int) -> list[Record]:
+def run_random(problem: Problem, seed: int, q: int = 1) -> list[Record]:
     """Independent uniform draws: log-uniform for log-scale reals, uniform over integers/choices."""
     rng = np.random.default_rng([seed, 0])
 
@@ -139,13 +50,15 @@ def run_random(problem: Problem, seed: int) -> list[Record]:
                 params[p["name"]] = float(rng.uniform(p["low"], p["high"]))
         return None, params
 
-    return run_loop(problem, seed, ask, lambda _handle, _value: None)
+    return run_rounds(
+        problem, seed, lambda k: [ask() for _ in range(k)], lambda _handle, _value: None, q
+    )
 
 
 # --- Optuna --------------------------------------------------------------------------------------
 
 
-def _run_optuna(problem: Problem, seed: int, sampler_name: str) -> list[Record]:
+def _run_optuna(problem: Problem, seed: int, sampler_name: str, q: int) -> list[Record]:
     with quiet():
         import optuna
 
@@ -164,8 +77,11 @@ def _run_optuna(problem: Problem, seed: int, sampler_name: str) -> list[Record]:
                 )
         sampler: optuna.samplers.BaseSampler
         if sampler_name == "tpe":
-            sampler = optuna.samplers.TPESampler(seed=seed)
+            # Within a round the first asks are RUNNING trials; the constant liar keeps the
+            # next ones away from them (off for q = 1, the sequential benchmark's setting).
+            sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=q > 1)
         else:
+            # GPSampler conditions on RUNNING trials by itself (Optuna >= 4.5).
             sampler = optuna.samplers.GPSampler(seed=seed)
         study = optuna.create_study(direction=problem.goal, sampler=sampler)
 
@@ -176,23 +92,29 @@ def _run_optuna(problem: Problem, seed: int, sampler_name: str) -> list[Record]:
     def tell(trial: Any, value: float) -> None:
         study.tell(trial, value)
 
-    return run_loop(problem, seed, ask, tell, quiet())
+    return run_rounds(problem, seed, lambda k: [ask() for _ in range(k)], tell, q, quiet())
 
 
-def run_optuna_tpe(problem: Problem, seed: int) -> list[Record]:
-    """Optuna's default `TPESampler(seed=seed)` (10 random startup trials), via study.ask/tell."""
-    return _run_optuna(problem, seed, "tpe")
+def run_optuna_tpe(problem: Problem, seed: int, q: int = 1) -> list[Record]:
+    """Optuna's default `TPESampler(seed=seed)` (10 random startup trials), via study.ask/tell.
+
+    Rounds of ``q > 1`` are ``q`` asks in a row with ``constant_liar=True``.
+    """
+    return _run_optuna(problem, seed, "tpe", q)
 
 
-def run_optuna_gp(problem: Problem, seed: int) -> list[Record]:
-    """Optuna's `GPSampler(seed=seed)` (10 random startup trials), via study.ask/tell."""
-    return _run_optuna(problem, seed, "gp")
+def run_optuna_gp(problem: Problem, seed: int, q: int = 1) -> list[Record]:
+    """Optuna's `GPSampler(seed=seed)` (10 random startup trials), via study.ask/tell.
+
+    Rounds of ``q > 1`` are ``q`` asks in a row; the sampler accounts for the running trials.
+    """
+    return _run_optuna(problem, seed, "gp", q)
 
 
 # --- scikit-optimize -----------------------------------------------------------------------------
 
 
-def run_skopt(problem: Problem, seed: int) -> list[Record]:
+def run_skopt(problem: Problem, seed: int, q: int = 1) -> list[Record]:
     """scikit-optimize `Optimizer(base_estimator="GP", random_state=seed)`, its other defaults.
 
     skopt only minimises, so a maximisation problem is told the negated observation.
@@ -214,21 +136,26 @@ def run_skopt(problem: Problem, seed: int) -> list[Record]:
     names = [p["name"] for p in problem.params]
     sign = 1.0 if problem.goal == "minimize" else -1.0
 
-    def ask() -> tuple[list[Any], Params]:
-        x = optimizer.ask()
-        return x, dict(zip(names, x, strict=True))
+    def ask_batch(k: int) -> list[tuple[list[Any], Params]]:
+        # n_points=None is skopt's sequential ask; a batch uses its constant liar (cl_min).
+        xs = [optimizer.ask()] if k == 1 else optimizer.ask(n_points=k)
+        return [(x, dict(zip(names, x, strict=True))) for x in xs]
 
     def tell(x: list[Any], value: float) -> None:
         optimizer.tell(x, sign * value)
 
-    return run_loop(problem, seed, ask, tell, quiet())
+    return run_rounds(problem, seed, ask_batch, tell, q, quiet())
 
 
 # --- Ax ------------------------------------------------------------------------------------------
 
 
-def run_ax(problem: Problem, seed: int) -> list[Record]:
-    """Ax `Client(random_seed=seed)` with the default generation strategy it picks itself."""
+def run_ax(problem: Problem, seed: int, q: int = 1) -> list[Record]:
+    """Ax `Client(random_seed=seed)` with the default generation strategy it picks itself.
+
+    A round is `get_next_trials(max_trials=k)`, called again (with the first trials pending)
+    should the generation strategy return fewer than ``k`` (its parallelism limits).
+    """
     with quiet():
         from ax import ChoiceParameterConfig, Client, RangeParameterConfig
 
@@ -261,20 +188,26 @@ def run_ax(problem: Problem, seed: int) -> list[Record]:
             objective=_OUTCOME if problem.goal == "maximize" else f"-{_OUTCOME}"
         )
 
-    def ask() -> tuple[int, Params]:
-        ((index, params),) = client.get_next_trials(max_trials=1).items()
-        return index, params
+    def ask_batch(k: int) -> list[tuple[int, Params]]:
+        out: list[tuple[int, Params]] = []
+        for _ in range(k):  # each call returns at least one trial
+            out += client.get_next_trials(max_trials=k - len(out)).items()
+            if len(out) >= k:
+                break
+        return out
 
     def tell(index: int, value: float) -> None:
         client.complete_trial(trial_index=index, raw_data={_OUTCOME: value})
 
-    return run_loop(problem, seed, ask, tell, quiet())
+    return run_rounds(problem, seed, ask_batch, tell, q, quiet())
 
 
 # --- BayBE ---------------------------------------------------------------------------------------
 
 
-def run_baybe(problem: Problem, seed: int, *, hybrid_sampling: float | None = None) -> list[Record]:
+def run_baybe(
+    problem: Problem, seed: int, q: int = 1, *, hybrid_sampling: float | None = None
+) -> list[Record]:
     """BayBE default `Campaign` (random first point, then its BoTorch recommender).
 
     Integers are discrete numerical parameters listing every value; categoricals are one-hot.
@@ -285,6 +218,7 @@ def run_baybe(problem: Problem, seed: int, *, hybrid_sampling: float | None = No
     Args:
         problem: What to optimise.
         seed: BayBE's global random seed for the run, and the noise sequence.
+        q: Points per round, one `recommend(batch_size=q)` each.
         hybrid_sampling: None keeps the default, which on a space with both discrete and
             continuous parameters optimises the acquisition over the continuous part once per
             discrete combination (160 for "yield", 80 for "mixed"; about a minute per ask on
@@ -333,12 +267,16 @@ def run_baybe(problem: Problem, seed: int, *, hybrid_sampling: float | None = No
         )
     log_names = [p["name"] for p in problem.params if p["type"] == "real" and p["log"]]
 
-    def ask() -> tuple[pd.DataFrame, Params]:
-        rec = campaign.recommend(batch_size=1)
-        params = rec.iloc[0].to_dict()
-        for name in log_names:
-            params[name] = 10.0 ** float(params[name])
-        return rec, params
+    def ask_batch(k: int) -> list[tuple[pd.DataFrame, Params]]:
+        rec = campaign.recommend(batch_size=k)
+        out = []
+        for i in range(len(rec)):
+            row = rec.iloc[[i]]
+            params = row.iloc[0].to_dict()
+            for name in log_names:
+                params[name] = 10.0 ** float(params[name])
+            out.append((row, params))
+        return out
 
     def tell(rec: pd.DataFrame, value: float) -> None:
         campaign.add_measurements(rec.assign(**{_OUTCOME: value}))
@@ -348,10 +286,10 @@ def run_baybe(problem: Problem, seed: int, *, hybrid_sampling: float | None = No
         with quiet(), Settings(random_seed=seed, cache_directory=None):
             yield
 
-    return run_loop(problem, seed, ask, tell, seeded())
+    return run_rounds(problem, seed, ask_batch, tell, q, seeded())
 
 
-PEERS: dict[str, Callable[[Problem, int], list[Record]]] = {
+PEERS: dict[str, Callable[[Problem, int, int], list[Record]]] = {
     "ax": run_ax,
     "optuna_tpe": run_optuna_tpe,
     "optuna_gp": run_optuna_gp,

@@ -120,7 +120,8 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
     _store_config(sqlite_url, old)
     bl.storage.dispose(sqlite_url)
     c = bl.Campaign.load("c", storage=sqlite_url)
-    assert c.surrogate_settings == GP_DEFAULTS
+    # An exact GP at any size, as every GP was before `exact_max_rows`.
+    assert c.surrogate_settings == {**GP_DEFAULTS, "exact_max_rows": None}
     assert c.config.acquisition == ACQUISITION_DEFAULTS
     assert CampaignConfig.from_json(old).space == c.space
 
@@ -212,3 +213,30 @@ def test_a_format_3_config_reads_with_one_objective_and_no_outcome_constraints(s
     assert campaign.outcome_constraints == ()
     assert campaign.outcomes == (objective["name"],)
     assert len(campaign.ask(2)) == 2
+
+
+def test_a_stored_dngo_campaign_keeps_the_settings_it_ran_with(sqlite_url, monkeypatch):
+    from bo_loop.models.surrogates import dngo
+
+    create(sqlite_url, surrogate="dngo")
+    config = _stored_config(sqlite_url)
+    settings = config["surrogate"]["settings"]
+    assert settings == dngo.DEFAULT_SETTINGS  # a new campaign stores today's defaults in full
+    # A campaign stored before the settings in LEGACY existed lacks them. Whatever the defaults
+    # are now (here: every LEGACY setting's default changed), it keeps what it ran with.
+    old = {k: v for k, v in settings.items() if k not in dngo.LEGACY}
+    _store_config(sqlite_url, {**config, "surrogate": {"name": "dngo", "settings": old}})
+    bl.storage.dispose(sqlite_url)
+    changed = {"prior_mean": 2.0, "head": "gp_product", "gp_head_max_n": 7}
+    for key, value in changed.items():
+        monkeypatch.setitem(dngo.RULES, key, (value, dngo.RULES[key][1]))
+    c = bl.Campaign.load("c", storage=sqlite_url)
+    assert c.surrogate_settings == {**old, **dngo.LEGACY}
+    assert c.surrogate_settings["head"] == "blr"
+    # A new campaign gets the (changed) defaults.
+    assert (
+        bl.Campaign.create(
+            "new", SPACE, "y", storage=sqlite_url, surrogate="dngo"
+        ).surrogate_settings["head"]
+        == "gp_product"
+    )

@@ -78,6 +78,40 @@ def test_constraints_that_are_each_feasible_but_not_together_are_refused(sqlite_
         create(sqlite_url, [SUM, at_least, bl.LinearConstraint({"glycerol": 1}, ">=", 0.5)])
 
 
+WHOLE = [bl.Integer("a", 0, 10), bl.Integer("b", 0, 10), bl.Real("x", 0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        (["2*a + 2*b == 5"], r"'2\*a \+ 2\*b == 5' must be satisfiable with the integer parameters "
+         r"\['a', 'b'\] whole numbers .* always a multiple of 2, and 5 is not"),
+        (["a - b == 0.5"], r"'a - b == 0.5' .* always a whole number, and 0.5 is not"),
+        (["a + b <= 1.5", "a + b >= 1.2"], r"every integer parameter a whole number, but none "
+         r"within the bounds satisfies all of: a \+ b <= 1.5; a \+ b >= 1.2"),
+    ],
+)  # fmt: skip
+def test_integer_constraints_without_a_whole_number_point_are_refused_at_create(
+    sqlite_url, constraints, message
+):
+    # The linear relaxation has points (a = 1.25, b = 0): only whole numbers leave none, which
+    # used to pass create and fail at the first model-based ask.
+    with pytest.raises(bl.SpaceError, match=message):
+        create(sqlite_url, constraints, WHOLE)
+    with pytest.raises(bl.StorageError, match="does not exist"):
+        bl.Campaign.list(sqlite_url)
+
+
+def test_integer_constraints_with_a_real_to_absorb_the_fraction_are_accepted(sqlite_url):
+    campaign = create(sqlite_url, ["2*a + 2*b + x == 5", "a + b <= 3.5"], WHOLE)
+    for t in campaign.ask(3):
+        assert math.isclose(2 * t.params["a"] + 2 * t.params["b"] + t.params["x"], 5, abs_tol=1e-9)
+    # With x fixed the integers alone must make up 5 - 0.2: refused at ask, nothing stored.
+    with pytest.raises(bl.SpaceError, match=r"fixed=\{'x': 0.2\} no point"):
+        campaign.ask(1, fixed={"x": 0.2})
+    assert len(campaign.trials()) == 3
+
+
 def test_string_form_parses_and_prints_back():
     c = parse_constraint("water + ethanol - 0.5*glycerol <= 1.5")
     assert c == LinearConstraint({"water": 1, "ethanol": 1, "glycerol": -0.5}, "<=", 1.5)
@@ -137,3 +171,41 @@ def test_measured_points_outside_the_constraints_are_stored_and_flagged(sqlite_u
 def test_a_campaign_without_constraints_has_no_violates_column(sqlite_url):
     campaign = create(sqlite_url, [])
     assert "violates" not in campaign.to_dataframe().columns
+
+
+def cheap(url: str) -> bl.Campaign:
+    """The mixture without the integer, optimised with little effort (the tests check where
+    points lie, not how good they are)."""
+    return bl.Campaign.create(
+        "blend", MIXTURE[:4], bl.Objective("yield"), storage=url, seed=0,
+        parameter_constraints=[SUM, LIMIT],
+        acquisition_settings={"num_restarts": 2, "raw_samples": 32},
+    )  # fmt: skip
+
+
+def test_recommend_respects_the_constraints_in_both_modes(sqlite_url):
+    # The outcome rises with ethanol and temperature, so the model's unconstrained optimum
+    # (ethanol 1, temperature 90) breaks both constraints, and the best measured point is the
+    # operator's own setting outside them.
+    campaign = cheap(sqlite_url)
+    for t in campaign.ask(8):
+        campaign.tell(t.number, 10 * t.params["ethanol"] + 0.1 * t.params["temperature"])
+    outside = {"water": 0.0, "ethanol": 1.0, "glycerol": 0.0, "temperature": 90.0}
+    assert campaign.add_observation(outside, 19.0).provenance["violates"] == [str(LIMIT)]
+    for within in ("space", "data"):
+        rec = campaign.recommend(within=within)
+        assert violations(rec.params, campaign.parameter_constraints) == [], within
+        assert rec.params != outside
+    # The constrained optimum lies on the inequality's boundary.
+    space_rec = campaign.recommend(within="space").params
+    assert space_rec["ethanol"] + 0.01 * space_rec["temperature"] > 1.1
+
+
+def test_recommend_within_data_says_why_when_every_measured_point_breaks_a_constraint(sqlite_url):
+    campaign = cheap(sqlite_url)
+    for i in range(3):
+        point = {"water": 0.5, "ethanol": 0.5, "glycerol": 0.1 * i + 0.1, "temperature": 50.0}
+        campaign.add_observation(point, float(i))
+    with pytest.raises(bl.BoLoopError, match=r"every measured setting breaks one of: water"):
+        campaign.recommend()
+    assert violations(campaign.recommend(within="space").params, [SUM, LIMIT]) == []

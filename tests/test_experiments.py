@@ -65,6 +65,44 @@ def test_unknown_method_is_refused(tmp_path: Path) -> None:
     assert "unknown methods ['nope']" in done.stderr
 
 
+def test_batch_smoke_runs_rounds_and_splices_the_batches_section(tmp_path: Path) -> None:
+    out, results = tmp_path / "batch" / "q4", tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\nsequential tables\n")
+    argv = ["--smoke", "--batch-size", "4", "--methods", "random,optuna_tpe,bo_loop_gp"]
+    argv += ["--problems", "branin", "--out", str(out), "--results", str(results), "--no-progress"]
+
+    for _ in range(2):  # the second run adds no runs and replaces the section, not appends it
+        done = _compare(*argv)
+        assert done.returncode == 0, done.stderr
+
+    for method in ("random", "optuna_tpe", "bo_loop_gp"):
+        (run,) = [json.loads(row) for row in (out / f"{method}.jsonl").read_text().splitlines()]
+        assert run["batch_size"] == 4
+        # Budget 6 in rounds of 4: a full round, then the 2 evaluations left.
+        assert [r["round"] for r in run["records"]] == [0, 0, 0, 0, 1, 1]
+    text = results.read_text()
+    assert text.startswith("# Benchmark results\n\nsequential tables")
+    assert text.count("## Batches (issue 14)") == 1
+    assert "### q = 4" in text and "| branin (6, 2) | bo_loop_gp | 1 |" in text
+    assert (tmp_path / "batch" / "batches.md").read_text().strip() in text
+
+
+def test_round_sizes_keep_the_budget() -> None:
+    from experiments.rounds import round_sizes
+
+    assert round_sizes(30, 4) == [4] * 7 + [2]
+    assert round_sizes(60, 8) == [8] * 7 + [4]
+    assert round_sizes(20, 1) == [1] * 20
+    with pytest.raises(ValueError, match="batch size must be >= 1, but got q=0"):
+        round_sizes(20, 0)
+
+
+def test_batch_size_below_one_is_refused(tmp_path: Path) -> None:
+    done = _compare("--smoke", "--batch-size", "0", "--out", str(tmp_path), "--no-progress")
+    assert done.returncode != 0
+    assert "--batch-size must be >= 1, but got 0" in done.stderr
+
+
 def _smoke(module: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module],
@@ -101,6 +139,23 @@ def test_dngo_scaling_smoke_times_every_case() -> None:
     assert all(r["ask_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
     text = (ROOT / "experiments" / "results" / "dngo_scaling_smoke.md").read_text()
     assert "Through the campaign" in text and "(target <= 12)" in text
+
+
+@pytest.mark.slow
+def test_large_history_smoke_times_every_operation_and_scores_both_gps(tmp_path: Path) -> None:
+    out = tmp_path / "large_history.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.large_history", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "SMOKE_TEST": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    for operation in ("fit (default GP)", "fit (exact GP)", "Campaign.load + to_dataframe",
+                      "ask(1)", "ask(4)"):  # fmt: skip
+        assert operation in text
+    assert "| default GP (subset) |" in text and "| exact GP |" in text
+    assert "SMOKE_TEST=1" in text and "load avg" in text
 
 
 def test_multi_objective_smoke_writes_one_file_per_run_and_the_report(tmp_path: Path) -> None:

@@ -116,3 +116,34 @@ def test_a_constrained_campaign_reopened_before_every_ask_proposes_the_same(tmp_
             resumed.tell(number, measure_mixture(params))
     generators = [t.provenance["generator"] for t in steady.trials()]
     assert generators.count("polytope") == 5 and generators.count("gp") == 7
+
+
+@pytest.mark.slow
+def test_a_gp_on_a_subset_of_a_large_history_proposes_the_same_after_reopening(tmp_path):
+    """Past ``exact_max_rows`` the GP fits on a subset of the rows: the subset, and so every
+    proposal (warm-started fits and a batch with pending points included), is the same in a
+    fresh process."""
+    urls = [f"sqlite:///{tmp_path / name}" for name in ("steady.db", "resumed.db")]
+    rows = [{"x": 10 * ((i * 0.6180339887) % 1.0), "k": i % 5, "c": "AB"[i % 2]} for i in range(60)]
+    steady, resumed = (
+        bl.Campaign.create(
+            "resume", SPACE, bl.Objective("y", "minimize"), storage=url, seed=11,
+            surrogate_settings={"exact_max_rows": 40, "fit_rows": 20, "condition_rows": 30},
+            acquisition_settings={"num_restarts": 4, "raw_samples": 64},
+        )
+        for url in urls
+    )  # fmt: skip
+    for campaign in (steady, resumed):
+        campaign.add_observations([{**r, "y": measure(r)} for r in rows])
+    for n in (1, 1, 2):
+        steady_trials = [[t.number, t.params] for t in steady.ask(n)]
+        out = subprocess.run(
+            [sys.executable, "-c", ASK_IN_FRESH_PROCESS, urls[1], str(n)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == steady_trials
+        for number, params in steady_trials:
+            steady.tell(number, measure(params))
+            resumed.tell(number, measure(params))
+    asked = [t for t in steady.trials() if t.source == "bo_loop"]
+    assert [t.provenance["n_observations"] for t in asked] == [60, 61, 62, 62]

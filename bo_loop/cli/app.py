@@ -12,6 +12,7 @@ from rich.text import Text
 
 from bo_loop.campaign import Campaign
 from bo_loop.cli import audit, results, rounds
+from bo_loop.cli import outcomes as outcome_views
 from bo_loop.cli import report as cli_report
 from bo_loop.cli.common import (
     Group,
@@ -30,9 +31,11 @@ from bo_loop.trial import TrialState
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @storage_option
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress indicator while fitting or importing (it shows only at a terminal).")  # fmt: skip
 @click.version_option(package_name="bo_loop", prog_name="bo-loop")
 @click.pass_context
-def cli(ctx: click.Context, storage: str | None) -> None:
+def cli(ctx: click.Context, storage: str | None, quiet: bool) -> None:
     """Bayesian-optimisation campaigns: ask for experiments, run them, tell the results.
 
     \b
@@ -42,7 +45,7 @@ def cli(ctx: click.Context, storage: str | None) -> None:
       bo-loop tell rig-yield round-07.csv            # checks every row, records all or none
       bo-loop status rig-yield
     """
-    ctx.obj = {"storage": storage}
+    ctx.obj = {"storage": storage, "quiet": quiet}
 
 
 # -- creating and opening --------------------------------------------------------------------
@@ -61,9 +64,15 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
             "`bo-loop init` needs a database that outlives the command (a SQLite file or "
             f"PostgreSQL), but got {where!r}: an in-memory database is lost when the command ends."
         )
+    # One objective and no outcome constraint: created exactly as before multiple outcomes.
+    outcomes = (
+        {"objective": parsed.objective}
+        if len(parsed.objectives) == 1 and not parsed.outcome_constraints
+        else {"objectives": parsed.objectives, "outcome_constraints": parsed.outcome_constraints}
+    )
     try:
         campaign = Campaign.create(
-            parsed.name, parsed.parameters, parsed.objective, storage=where,
+            parsed.name, parsed.parameters, storage=where, **outcomes,
             surrogate=parsed.surrogate, surrogate_settings=parsed.surrogate_settings,
             seed=parsed.seed, initial_design_size=parsed.initial_design_size,
             acquisition_settings=parsed.acquisition_settings,
@@ -85,10 +94,14 @@ def init(ctx: click.Context, spec: Path, storage: str | None) -> None:
         out.print("Constraints (every proposal satisfies them):")
         for c in campaign.parameter_constraints:
             out.print(Text(f"  {c}"))
-    out.print(
-        f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
-        f"{campaign.surrogate}; seed {campaign.seed}"
-    )
+    if len(campaign.objectives) == 1 and not campaign.outcome_constraints:
+        out.print(
+            f"Objective: {campaign.objective.goal} {campaign.objective.name!r}; surrogate "
+            f"{campaign.surrogate}; seed {campaign.seed}"
+        )
+    else:
+        out.print(outcome_views.outcomes_table(campaign.objectives, campaign.outcome_constraints))
+        out.print(f"Surrogate {campaign.surrogate}; seed {campaign.seed}")
     out.print(
         Text(f"Next: bo-loop ask {shlex.quote(parsed.name)} -n 4 -o round-01.csv", style="dim")
     )
@@ -111,13 +124,18 @@ def list_campaigns(ctx: click.Context, storage: str | None) -> None:
     for name in names:
         campaign = Campaign.load(name, storage=where)
         trials = campaign.trials()
-        best = campaign.best()
+        if outcome_views.several_objectives(campaign):
+            front = campaign.pareto_front()
+            best = f"Pareto front: {len(front)} trial(s)" if front else ""
+        else:
+            found = campaign.best()
+            best = "" if found is None else f"{cli_report.fmt(found.value)} (trial {found.number})"
         table.add_row(
             Text(name),
-            Text(f"{campaign.objective.goal} {campaign.objective.name}"),
+            Text(", ".join(f"{o.goal} {o.name}" for o in campaign.objectives)),
             str(len(trials)),
             str(sum(t.state is TrialState.PENDING for t in trials)),
-            "" if best is None else f"{cli_report.fmt(best.value)} (trial {best.number})",
+            best,
         )
     out.print(table)
 
@@ -142,7 +160,7 @@ def upgrade(ctx: click.Context, storage: str | None) -> None:
 
 # -- the commands on one campaign, by job ----------------------------------------------------
 
-for _command in [*rounds.COMMANDS, *results.COMMANDS, *audit.COMMANDS]:
+for _command in [*rounds.COMMANDS, *results.COMMANDS, *outcome_views.COMMANDS, *audit.COMMANDS]:
     cli.add_command(_command)
 
 

@@ -46,17 +46,52 @@ class Duration(click.ParamType):
         return timedelta(**{_UNITS[match.group(2)]: amount})
 
 
+class OutcomeValue(click.ParamType):
+    """A number, or ``NAME=NUMBER`` for one outcome of a campaign with several."""
+
+    name = "value"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, float | tuple):
+            return value
+        text = str(value)
+        name, sep, number = text.partition("=")
+        try:
+            return (name.strip(), float(number)) if sep else float(text)
+        except ValueError:
+            self.fail(
+                f"{text!r} is not a valid float (nor NAME=NUMBER, e.g. yield=78.5)", param, ctx
+            )
+
+
 @campaign_command()
 @click.argument("trial", type=click.IntRange(min=0))
-@click.argument("value", type=float)
+@click.argument("values", type=OutcomeValue(), nargs=-1, required=True, metavar="VALUE...")
 @click.option("--reason", required=True, help="Why the value changes (kept in the history).")
-def correct(c: Campaign, trial: int, value: float, reason: str) -> None:  # fmt: skip
-    """Replace the recorded result of TRIAL with VALUE; the old one stays in the history."""
+def correct(c: Campaign, trial: int, values: tuple[float | tuple[str, float], ...],
+            reason: str) -> None:  # fmt: skip
+    """Replace the recorded result of TRIAL with VALUE; the old one stays in the history.
+
+    With several outcomes, name each value to replace: yield=78.5 cost=2.9 (the others keep
+    their values).
+    """
+    pairs = [v for v in values if isinstance(v, tuple)]
+    if len(pairs) not in (0, len(values)) or (not pairs and len(values) != 1):
+        raise click.UsageError(
+            "Give one VALUE, or NAME=VALUE for each outcome to correct (e.g. yield=78.5 cost=2.9), "
+            f"but got {' '.join(str(v) for v in values)!r}."
+        )
+    told: float | dict[str, float] = dict(pairs) if pairs else values[0]  # type: ignore[assignment]
     before = c.trial(trial)
-    after = c.correct(trial, value, reason=reason)
-    was = fmt(before.value) if before.value is not None else before.state.value
+    after = c.correct(trial, told, reason=reason)
+    names = list(told) if isinstance(told, dict) else list(c.outcomes)
+    was = ", ".join(
+        f"{n} {fmt(before.values[n]) if n in before.values else before.state.value} -> "
+        f"{fmt(after.values.get(n))}"
+        for n in names
+    )
     out.print(
-        f"Trial {trial}: {c.objective.name} {was} -> {fmt(after.value)} (reason: {reason}). "
+        f"Trial {trial}: {was} (reason: {reason}). "
         f"`bo-loop history {shlex.quote(c.name)} {trial}` shows every change."
     )
 
@@ -68,10 +103,8 @@ def retract(c: Campaign, trial: int, reason: str) -> None:  # fmt: skip
     """Withdraw the recorded result of TRIAL: it no longer counts (`correct` brings it back)."""
     before = c.trial(trial)
     c.retract(trial, reason=reason)
-    out.print(
-        f"Trial {trial}: {c.objective.name} {fmt(before.value)} retracted (reason: {reason}); "
-        "the model no longer uses it."
-    )
+    told = ", ".join(f"{n} {fmt(v)}" for n, v in before.values.items())
+    out.print(f"Trial {trial}: {told} retracted (reason: {reason}); the model no longer uses it.")
 
 
 @campaign_command()
@@ -85,7 +118,9 @@ def history(c: Campaign, trial: int | None, output: Path | None,
     path = round_files.check_output_path(output, force=force) if output else None
     frame = c.history(trial)
     table = Table(title=f"History of {c.name}" + (f", trial {trial}" if trial is not None else ""))
-    for column in ["trial", "at (UTC)", "action", "state", c.objective.name, "reason"]:
+    several = len(c.outcomes) > 1
+    value_columns = ["outcome", "value"] if several else [c.outcomes[0]]
+    for column in ["trial", "at (UTC)", "action", "state", *value_columns, "reason"]:
         table.add_column(column)
     for row in frame.itertuples(index=False):
         old_state, new_state = _text(row.old_state), _text(row.new_state)
@@ -93,7 +128,8 @@ def history(c: Campaign, trial: int | None, output: Path | None,
         old_value, new_value = _value(row.old_value), _value(row.new_value)
         value = new_value if old_value in ("", new_value) else f"{old_value} -> {new_value or '-'}"
         at = row.at.strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(row.number), at, _text(row.action), state, value, _text(row.reason))
+        cells = [_text(getattr(row, "outcome", None)), value] if several else [value]
+        table.add_row(str(row.number), at, _text(row.action), state, *cells, _text(row.reason))
     out.print(table)
     if path is not None:
         round_files.write_table(path, frame)

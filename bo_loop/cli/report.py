@@ -6,7 +6,7 @@ Functions here only format records they are handed; they never open the database
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ PLOT_EXTENSIONS = (".png", ".pdf", ".svg")
 
 _STYLE = {
     "tell": "green",
+    "partial": "green",
     "fail": "yellow",
     "abandon": "yellow",
     "pending": "cyan",
@@ -36,6 +37,7 @@ _STYLE = {
 }
 _LABEL = {
     "tell": "told",
+    "partial": "partly told",
     "fail": "failed",
     "abandon": "abandoned",
     "pending": "pending",
@@ -44,7 +46,13 @@ _LABEL = {
     "error": "REFUSED",
 }
 #: Labels when nothing is recorded (a refused file, or a dry run): valid rows are only "ok".
-_LABEL_CHECKED = {**_LABEL, "tell": "ok", "fail": "ok: failed", "abandon": "ok: abandoned"}
+_LABEL_CHECKED = {
+    **_LABEL,
+    "tell": "ok",
+    "partial": "ok: partial",
+    "fail": "ok: failed",
+    "abandon": "ok: abandoned",
+}
 
 
 def fmt(value: Any) -> str:
@@ -70,19 +78,30 @@ def space_table(space: Space) -> Table:
     return table
 
 
+def _names(outcomes: Objective | Sequence[str]) -> list[str]:
+    return [outcomes.name] if isinstance(outcomes, Objective) else list(outcomes)
+
+
 def trials_table(
     space: Space,
-    objective: Objective,
+    outcomes: Objective | Sequence[str],
     trials: Sequence[Trial],
     *,
     title: str | None = None,
     outcome: bool = True,
 ) -> Table:
-    """Trials with their parameters and, when ``outcome``, their state and outcome."""
-    extra = [objective.name, "state"] if outcome else []
+    """Trials with their parameters and, when ``outcome``, their state and outcome(s).
+
+    Args:
+        outcomes: The objective, or every outcome's name (a column each).
+    """
+    names = _names(outcomes)
+    extra = [*names, "state"] if outcome else []
     table = Table("trial", *space.names, *extra, title=title, title_justify="left")
     for t in trials:
-        cells = [Text(fmt(t.value)), Text(t.label + (f" ({t.reason})" if t.reason else ""))]
+        waiting = f" (waits for {', '.join(t.missing)})" if t.values and t.missing else ""
+        state = t.label + (f" ({t.reason})" if t.reason else "") + waiting
+        cells = [*(Text(fmt(t.values.get(n))) for n in names), Text(state)]
         table.add_row(
             str(t.number),
             *(Text(fmt(t.params[n])) for n in space.names),
@@ -92,16 +111,22 @@ def trials_table(
 
 
 def tell_table(
-    plans: Sequence[RowPlan], objective: Objective, file_name: str, *, recorded: bool
+    plans: Sequence[RowPlan],
+    outcomes: Objective | Sequence[str],
+    file_name: str,
+    *,
+    recorded: bool,
 ) -> Table:
     """The per-row report of ``tell``: what each row did (or why it is refused).
 
     Args:
+        outcomes: The objective, or every outcome's name (a result column each).
         recorded: Whether the rows are being recorded; if not, valid rows read "ok".
     """
+    names = _names(outcomes)
     labels = _LABEL if recorded else _LABEL_CHECKED
     title = file_name if recorded else f"{file_name}: nothing recorded"
-    table = Table("row", "trial", objective.name, "outcome", "detail", title=title,
+    table = Table("row", "trial", *names, "outcome", "detail", title=title,
                   title_justify="left")  # fmt: skip
     for p in plans:
         if p.action == "error":
@@ -112,25 +137,38 @@ def tell_table(
             detail = f"note: {p.note}"
         else:
             detail = p.remark
+        results = [p.result] if len(names) == 1 else [p.cells.get(n, "") for n in names]
         table.add_row(
             str(p.row),
             "" if p.trial is None else str(p.trial),
-            Text(p.result),
+            *(Text(r) for r in results),
             Text(labels[p.action], style=_STYLE[p.action]),
             Text(detail),
         )
     return table
 
 
-def best_so_far(objective: Objective, trials: Sequence[Trial]) -> list[tuple[int, float, float]]:
-    """``(trial number, outcome, best outcome so far)`` for each completed trial, in number order."""
+def best_so_far(
+    objective: Objective,
+    trials: Sequence[Trial],
+    is_feasible: Callable[[Trial], bool] | None = None,
+) -> list[tuple[int, float, float]]:
+    """``(trial number, outcome, best outcome so far)`` for each completed trial, in number order.
+
+    ``is_feasible``: with outcome constraints, only a feasible trial can become the best (an
+    infeasible one is listed, the best so far unchanged; rows before the first feasible trial
+    are left out).
+    """
     rows: list[tuple[int, float, float]] = []
     best: float | None = None
     for t in trials:
-        if t.state is not TrialState.COMPLETED or t.value is None:
+        value = t.values.get(objective.name)
+        if t.state is not TrialState.COMPLETED or value is None:
             continue
-        best = t.value if best is None or objective.is_better(t.value, best) else best
-        rows.append((t.number, t.value, best))
+        if is_feasible is None or is_feasible(t):
+            best = value if best is None or objective.is_better(value, best) else best
+        if best is not None:
+            rows.append((t.number, value, best))
     return rows
 
 

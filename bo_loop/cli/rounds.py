@@ -15,6 +15,8 @@ from rich.text import Text
 from bo_loop.campaign import MAX_ASK, Campaign
 from bo_loop.cli import report as cli_report
 from bo_loop.cli.common import campaign_command, err, out
+from bo_loop.cli.compact import added_summary
+from bo_loop.cli.progress import working
 from bo_loop.exceptions import BoLoopError
 from bo_loop.rounds import files as round_files
 from bo_loop.rounds import tell as round_tell
@@ -39,12 +41,15 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
     constraints and the --fix values.
     """
     path = round_files.check_output_path(output, force=force, what="round file")
-    round_files.check_column_names(c.space, c.objective)
+    round_files.check_column_names(c.space, c.config.outcomes)
     fixed = _parse_fix(fix)
-    with err.status(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
+    with working(f"Asking for {count} trial(s): fitting the surrogate, choosing settings..."):
         trials = c.ask(count, fixed=fixed or None)
     try:
-        round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
+        round_files.write_round_file(
+            path, c.space, c.config.outcomes, trials, campaign=c.name,
+            comments=_constraint_lines(c, fixed),
+        )  # fmt: skip
     except RoundFileError as e:
         numbers = ", ".join(str(t.number) for t in trials)
         raise RoundFileError(
@@ -52,17 +57,31 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
             f"with `bo-loop pending {shlex.quote(c.name)} -o FILE`."
         ) from None
     table = cli_report.trials_table(
-        c.space, c.objective, trials, title=f"New trials -> {path}", outcome=False
+        c.space, c.outcomes, trials, title=f"New trials -> {path}", outcome=False
     )
     out.print(table)
     for constraint in c.parameter_constraints:
         out.print(f"Constraint: {constraint}", highlight=False)
+    if len(c.outcomes) == 1:
+        what = f"the [bold]{c.outcomes[0]}[/] column"
+        blank = "leave it blank if not run yet"
+    else:
+        what = "the " + ", ".join(f"[bold]{n}[/]" for n in c.outcomes) + " columns"
+        blank = "leave a cell blank until measured: the rest is recorded, the trial stays pending"
     out.print(
-        f"Fill in the [bold]{c.objective.name}[/] column of {path} ('failed' and a note if a run "
-        f"failed; leave it blank if not run yet), then: "
+        f"Fill in {what} of {path} ('failed' and a note if a run failed; {blank}), then: "
         f"bo-loop tell {shlex.quote(c.name)} {shlex.quote(str(path))}",
         highlight=False,
     )
+
+
+def _constraint_lines(c: Campaign, fixed: dict[str, object]) -> list[str]:
+    """The lines above a round file's header: the constraints every row satisfies, and the
+    values held this round."""
+    lines = [f"constraint: {constraint}" for constraint in c.parameter_constraints]
+    if fixed:
+        lines.append("held this round: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()))
+    return lines
 
 
 def _parse_fix(entries: tuple[str, ...]) -> dict[str, object]:
@@ -89,14 +108,17 @@ def pending(c: Campaign, output: Path | None, force: bool) -> None:  # fmt: skip
     path = round_files.check_output_path(output, force=force) if output else None
     trials = c.trials(TrialState.PENDING)
     table = cli_report.trials_table(
-        c.space, c.objective, trials, title="Pending trials", outcome=False
+        c.space, c.outcomes, trials, title="Pending trials", outcome=False
     )
     out.print(table)
     if path is not None and not trials:
         out.print(f"No pending trials: {path} was not written.")
     elif path is not None:
-        round_files.check_column_names(c.space, c.objective)
-        round_files.write_round_file(path, c.space, c.objective, trials, campaign=c.name)
+        round_files.check_column_names(c.space, c.config.outcomes)
+        round_files.write_round_file(
+            path, c.space, c.config.outcomes, trials, campaign=c.name,
+            comments=_constraint_lines(c, {}),
+        )  # fmt: skip
         out.print(f"Wrote {len(trials)} pending trial(s) to {path}")
 
 
@@ -110,16 +132,20 @@ def tell(c: Campaign, file: Path, dry_run: bool) -> None:
 
     Every row is checked first: the trial must exist and be pending, its settings unchanged, its
     result a number, 'failed' (reason in the note column), 'abandoned', or blank (left pending).
-    If any row breaks a rule, nothing is recorded.
+    With several outcomes (a column each), a row with some filled in records those and leaves the
+    trial pending until the rest comes. If any row breaks a rule, nothing is recorded.
     """
     sheet = round_files.read_round_file(file)
-    plans, ignored = round_tell.plan_tell(sheet, c.space, c.objective, c.trials(), campaign=c.name)
+    plans, ignored = round_tell.plan_tell(
+        sheet, c.space, c.config.outcomes, c.trials(), campaign=c.name,
+        constraints=c.parameter_constraints,
+    )  # fmt: skip
     errors = [p for p in plans if p.action == "error"]
     recording = not errors and not dry_run
     if ignored:
         err.print(Text(f"Ignored column(s) {ignored!r}: not part of a round file.", style="yellow"))
     if not recording:
-        out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=False))
+        out.print(cli_report.tell_table(plans, c.outcomes, sheet.name, recorded=False))
     if errors:
         lines = "\n".join(f"  {p.label}:{p.message}" for p in errors)
         raise RoundFileError(
@@ -130,7 +156,7 @@ def tell(c: Campaign, file: Path, dry_run: bool) -> None:
         out.print("Dry run: every row is valid; nothing was recorded.")
         return
     round_tell.apply_plans(c, plans)
-    out.print(cli_report.tell_table(plans, c.objective, sheet.name, recorded=True))
+    out.print(cli_report.tell_table(plans, c.outcomes, sheet.name, recorded=True))
     out.print(round_tell.summary(plans))
 
 
@@ -139,17 +165,27 @@ def tell(c: Campaign, file: Path, dry_run: bool) -> None:
 def add(c: Campaign, file: Path) -> None:
     """Record runs bo_loop did not propose, from a CSV or XLSX file.
 
-    One row per run, with exactly the columns: every parameter and the objective. Every row is
-    checked (settings inside the space, a numeric result); if any row is bad, nothing is stored.
+    One row per run, with exactly the columns: every parameter and every outcome (the objective,
+    or each objective and constrained outcome). Every row is checked (settings inside the space,
+    numeric results within known bounds); if any row is bad, nothing is stored.
     """
     frame = round_files.read_measurements(file)
     try:
-        report = c.add_observations(frame)
+        with working(f"Checking and storing {len(frame)} row(s) from {file.name}..."):
+            report = c.add_observations(frame)
     except BoLoopError as e:
         raise RoundFileError(f"{file.name}: {e}") from None
-    title = f"Added from {file.name}"
-    out.print(cli_report.trials_table(c.space, c.objective, report.added, title=title))
+    added_summary(c.space, c.objectives, c.outcomes, report.added, file.name)
     out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
+    for t in report.added:
+        if t.provenance.get("violates"):
+            out.print(
+                Text(
+                    f"Trial {t.number} breaks {'; '.join(t.provenance['violates'])}: stored as "
+                    "measured, flagged 'violates' (bo_loop never proposes such a point).",
+                    style="yellow",
+                )
+            )
 
 
 COMMANDS = [ask, pending, tell, add]

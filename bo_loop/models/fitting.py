@@ -237,6 +237,13 @@ class FittedModel:
         return torch.cat(means), torch.cat(sds)
 
     @property
+    def baseline(self) -> Tensor:
+        """The ``m x d`` observed inputs the model is conditioned on: ``X``, or the subset a GP
+        on a large history uses (`surrogates.gp_subset`), which qLogNEI then weighs."""
+        conditioned: Tensor | None = getattr(self.model, "conditioned_X", None)
+        return self.X if conditioned is None else conditioned
+
+    @property
     def scale(self) -> float:
         """What the model's outcomes are ``Y`` divided by (`outcome_scale`): 1.0 unless some
         outcome is beyond 2**200, whose square would overflow the model math."""

@@ -113,11 +113,12 @@ def _model_based(
     region: Region | None = None,
 ) -> list[Proposal]:
     fitted = fit_model(space, objective, trials, seed, surrogate, settings)
-    # Y in the model's units: EI compares it with the model's predictions.
-    model, X, Y, this_seed = fitted.model, fitted.X, fitted.model_Y, fitted.seed
+    # Y in the model's units: EI compares it with the model's predictions. X: the rows the model
+    # is conditioned on (all, or the GP's subset on a large history) are qLogNEI's baseline.
+    model, X, Y, this_seed = fitted.model, fitted.baseline, fitted.model_Y, fitted.seed
     pending = [t.params for t in trials if t.state is TrialState.PENDING]
     X_pending = space.encode(pending) if pending else None
-    with torch.random.fork_rng(), torch_threads(len(X)), quiet_jitter():
+    with torch.random.fork_rng(), torch_threads(len(fitted.X)), quiet_jitter():
         torch.manual_seed(this_seed)
         acq, acq_name = build_acquisition(model, X, Y, X_pending, n, this_seed, acquisition)
         if region is None:
@@ -133,7 +134,7 @@ def _model_based(
         return _with_provenance(
             candidates, space, objective, model, X, Y, X_pending, acquisition,
             meta={"generator": surrogate, "surrogate": surrogate, "acquisition": acq_name,
-                  "seed": this_seed, "n_observations": len(X),
+                  "seed": this_seed, "n_observations": len(fitted.X),
                   **({} if state is None else {FITTED_STATE: state})},
             scale=fitted.scale,
         )  # fmt: skip

@@ -31,6 +31,7 @@ from torch import Tensor
 from bo_loop.exceptions import BoLoopError
 from bo_loop.models.acquisition import DEFAULT_SETTINGS as DEFAULT_ACQUISITION
 from bo_loop.models.acquisition import optimize
+from bo_loop.models.constrained import Region
 from bo_loop.models.fitting import CHUNK, FittedModel, torch_threads
 from bo_loop.space import Space
 
@@ -194,6 +195,7 @@ def recommend_point(
     *,
     within: Literal["data", "space"] = "data",
     acquisition: Mapping[str, Any] = DEFAULT_ACQUISITION,
+    region: Region | None = None,
 ) -> Recommendation:
     """The best setting by the (risk-adjusted) predicted outcome, and how sure the model is there.
 
@@ -205,22 +207,40 @@ def recommend_point(
             their raw outcomes, so one lucky noisy measurement does not win); ``"space"``
             optimises over the whole space, the measured settings competing too.
         acquisition: The optimiser's effort (the campaign's acquisition settings).
+        region: The campaign's parameter constraints (`constrained.region_for`): the
+            recommendation satisfies them, in either mode; measured settings that break them
+            (the operator's own, flagged ``violates``) are never recommended.
 
     Returns:
         The recommendation; its interval combines the posterior sd with the model's misfit to
         the data at and around the point (see ``misfit_at``).
 
     Raises:
-        BoLoopError: ``within`` is not "data" or "space", or the prediction is not finite.
+        BoLoopError: ``within`` is not "data" or "space", the prediction is not finite, or
+            ``within="data"`` and no measured setting satisfies the constraints.
     """
     if within not in ("data", "space"):
         raise BoLoopError(f"within must be 'data' or 'space', but got {within!r}.")
     kappa = float(risk_aversion)
     candidates = torch.unique(fitted.X, dim=0)
+    if region is not None:
+        candidates = candidates[_inside(region, candidates)]
+        if within == "data" and not len(candidates):
+            raise BoLoopError(
+                "within='data' recommends a measured setting that satisfies the parameter "
+                "constraints, but every measured setting breaks one of: "
+                f"{'; '.join(str(c) for c in region.constraints)}. Use within='space'."
+            )
     if within == "space":
         acq = _RiskAdjustedMean(fitted.model, kappa)
         with torch_threads(len(fitted.X)):
-            candidates = torch.cat([optimize(acq, fitted.space, 1, acquisition), candidates])
+            if region is None:
+                best = optimize(acq, fitted.space, 1, acquisition)
+            else:
+                best = region.optimize(
+                    acq, 1, acquisition["num_restarts"], acquisition["raw_samples"]
+                )
+            candidates = torch.cat([best, candidates])
     best = candidates[int(_score(fitted, candidates, kappa).argmax())].unsqueeze(0)
     mean, sd = fitted.mean_sd(best)
     m, s = float(mean[0]), float(sd[0])
@@ -234,3 +254,11 @@ def recommend_point(
         lower=clip(m - Z95 * total), upper=clip(m + Z95 * total), model_sd=s, misfit=misfit,
         within=within,
     )  # fmt: skip
+
+
+def _inside(region: Region, X: Tensor) -> Tensor:
+    """Which rows of ``X`` decode to settings satisfying every constraint (a boolean mask)."""
+    rows = region.space.decode(X)
+    return torch.tensor(
+        [all(c.holds(p) for c in region.constraints) for p in rows], dtype=torch.bool
+    )

@@ -1,8 +1,11 @@
 """Round files for ``bo-loop ask`` / ``bo-loop tell``: CSV or XLSX sheets a technician fills in.
 
-A round file has one row per trial: ``trial``, every parameter, the objective's column (blank
-until measured), ``note`` and ``campaign`` (the campaign's name on every row, so that a file
-cannot be told to another campaign). This module writes and reads such files (and ``export``/``add``
+A round file has one row per trial: ``trial``, every parameter, one result column per outcome
+(the objective, or every objective and constrained outcome; blank until measured), ``note`` and
+``campaign`` (the campaign's name on every row, so that a file cannot be told to another
+campaign). Lines starting with ``#`` above the header say what the technician must respect (the
+campaign's parameter constraints, values held this round); the reader skips them. This module
+writes and reads such files (and ``export``/``add``
 tables); checking a filled-in round against the campaign is :mod:`bo_loop.rounds.tell`.
 """
 
@@ -13,7 +16,6 @@ import io
 import math
 import os
 import re
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import pandas as pd
 
 from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
+from bo_loop.outcomes import Outcomes
 from bo_loop.space import Space
 from bo_loop.trial import Trial
 
@@ -32,6 +35,8 @@ EXTENSIONS = (".csv", ".xlsx")
 TRIAL_COLUMN = "trial"
 NOTE_COLUMN = "note"
 CAMPAIGN_COLUMN = "campaign"
+#: What starts a comment line above a round file's header.
+COMMENT = "#"
 
 #: A cell as read: text from a CSV; text, numbers, booleans or dates from a workbook.
 Cell = str | float | int | bool | datetime | None
@@ -79,17 +84,24 @@ def _atomic(path: Path) -> Iterator[Path]:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def round_columns(space: Space, objective: Objective, *, campaign: bool = True) -> list[str]:
+def outcome_names(outcomes: Outcomes | Objective) -> tuple[str, ...]:
+    """The result columns: the objective's name, or every outcome's."""
+    return (outcomes.name,) if isinstance(outcomes, Objective) else outcomes.names
+
+
+def round_columns(
+    space: Space, outcomes: Outcomes | Objective, *, campaign: bool = True
+) -> list[str]:
     """The columns of a round file, in order (``campaign``: with the campaign column)."""
-    return [TRIAL_COLUMN, *space.names, objective.name, NOTE_COLUMN] + (
+    return [TRIAL_COLUMN, *space.names, *outcome_names(outcomes), NOTE_COLUMN] + (
         [CAMPAIGN_COLUMN] if campaign else []
     )
 
 
-def check_column_names(space: Space, objective: Objective) -> None:
-    """Refuse a campaign whose parameter or objective names clash with a round file's own columns
+def check_column_names(space: Space, outcomes: Outcomes | Objective) -> None:
+    """Refuse a campaign whose parameter or outcome names clash with a round file's own columns
     (possible for a campaign created from Python)."""
-    for name in [*space.names, objective.name]:
+    for name in [*space.names, *outcome_names(outcomes)]:
         if name in (TRIAL_COLUMN, NOTE_COLUMN, CAMPAIGN_COLUMN):
             raise RoundFileError(
                 f"Round files use the columns {TRIAL_COLUMN!r}, {NOTE_COLUMN!r} and "
@@ -101,34 +113,49 @@ def check_column_names(space: Space, objective: Objective) -> None:
 def write_round_file(
     path: Path,
     space: Space,
-    objective: Objective,
+    outcomes: Outcomes | Objective,
     trials: Sequence[Trial],
     *,
     campaign: str | None = None,
+    comments: Sequence[str] = (),
 ) -> None:
-    """Write trials as a round file (CSV or XLSX by extension), the result and note cells empty.
+    """Write trials as a round file (CSV or XLSX by extension), the result and note cells empty
+    (with several outcomes, a pending trial's outcomes told so far are filled in).
 
     ``campaign`` (the campaign's name) fills a ``campaign`` column on every row, which
-    ``bo-loop tell`` checks; None writes no such column.
+    ``bo-loop tell`` checks; None writes no such column. Each of ``comments`` is written as a
+    line ``# comment`` above the header (e.g. ``constraint: water + ethanol == 1``).
     """
-    columns = round_columns(space, objective, campaign=campaign is not None)
+    columns = round_columns(space, outcomes, campaign=campaign is not None)
+    names = outcome_names(outcomes)
     own = [] if campaign is None else [campaign]
     rows: list[list[Any]] = [
-        [t.number, *(t.params[n] for n in space.names), None, None, *own] for t in trials
-    ]
+        [t.number, *(t.params[n] for n in space.names),
+         *(t.values.get(n) if len(names) > 1 else None for n in names), None, *own]
+        for t in trials
+    ]  # fmt: skip
+    above = [f"{COMMENT} {c}" for c in comments]
     with _atomic(path) as tmp:
         if path.suffix.lower() == ".xlsx":
-            _write_xlsx(tmp, columns, rows, highlight=objective.name)
+            _write_xlsx(tmp, columns, rows, highlight=names, comments=above)
         else:
             # utf-8-sig: Excel reads a CSV without the BOM as the local code page and garbles
             # non-ASCII choices. Python's str(float) is the shortest exact repr: no digits lost.
             with open(tmp, "w", newline="", encoding="utf-8-sig") as f:
                 writer = csv.writer(f)
+                writer.writerows([line] for line in above)
                 writer.writerow(columns)
                 writer.writerows([["" if v is None else v for v in row] for row in rows])
 
 
-def _write_xlsx(path: Path, columns: list[str], rows: list[list[Any]], *, highlight: str) -> None:
+def _write_xlsx(
+    path: Path,
+    columns: list[str],
+    rows: list[list[Any]],
+    *,
+    highlight: Sequence[str],
+    comments: Sequence[str] = (),
+) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -137,19 +164,22 @@ def _write_xlsx(path: Path, columns: list[str], rows: list[list[Any]], *, highli
     ws = wb.active
     assert ws is not None
     ws.title = "round"
+    for line in comments:
+        ws.append([line])
+    header = len(comments) + 1
     ws.append(columns)
     for row in rows:
         ws.append(row)
     for i, name in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=i)
+        cell = ws.cell(row=header, column=i)
         cell.font = Font(bold=True)
         width = max([len(str(name)), *(len(str(r[i - 1])) for r in rows if r[i - 1] is not None)])
         ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 40)
-        if name == highlight:
-            # The one column the technician fills in.
-            for r in range(1, len(rows) + 2):
+        if name in highlight:
+            # The columns the technician fills in.
+            for r in range(header, header + len(rows) + 1):
                 ws.cell(row=r, column=i).fill = PatternFill("solid", fgColor="FFF2CC")
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"A{header + 1}"
     wb.save(path)
 
 
@@ -215,8 +245,9 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
     if not p.is_file():
         raise RoundFileError(f"Cannot read {str(p)!r}: no such file.")
     raw = _read_xlsx(p) if suffix == ".xlsx" else _read_csv(p)
-    while raw and all(is_blank(c) for c in raw[0][1]):
-        raw = raw[1:]  # leading empty rows: the header is the first row with something in it
+    while raw and (all(is_blank(c) for c in raw[0][1]) or _is_comment(raw[0][1])):
+        # Leading empty rows and "# ..." lines: the header is the first other row.
+        raw = raw[1:]
     if not raw:
         raise RoundFileError(f"{p.name} is empty: row 1 must be the header ({TRIAL_COLUMN}, ...).")
     header_row, header = raw[0]
@@ -241,6 +272,12 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
         padded = [*cells, *([None] * (width - len(cells)))]
         rows.append((number, {c: v for c, v in zip(columns, padded, strict=True) if c}))
     return Sheet(p.name, header_row, [c for c in columns if c], rows)
+
+
+def _is_comment(cells: Sequence[Cell]) -> bool:
+    """A "# ..." line above the header: its first non-blank cell is text starting with #."""
+    first = next((c for c in cells if not is_blank(c)), None)
+    return isinstance(first, str) and first.startswith(COMMENT)
 
 
 def _check_row_lengths(
@@ -276,7 +313,8 @@ def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
         raise RoundFileError(f"Cannot read {path.name}: it is neither UTF-8 nor Windows-1252 text.")
     if "\x00" in text:
         raise RoundFileError(f"Cannot read {path.name}: it is not a text (CSV) file.")
-    first = text.split("\n", 1)[0]
+    # The header decides the separator ("# ..." lines above it are free text).
+    first = next((t for t in text.split("\n") if not t.lstrip('"').startswith(COMMENT)), "")
     # Spreadsheets set to a decimal-comma locale save CSV with ';' between cells and '83,1'.
     semicolon = first.count(";") > first.count(",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if semicolon else ",")
@@ -295,85 +333,9 @@ def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
 
 
 def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
+    from bo_loop.rounds.workbook import read_xlsx  # workbook imports this module
 
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about spreadsheet features it drops (styles, validation); we read values only.
-            warnings.simplefilter("ignore")
-            wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:
-        raise RoundFileError(f"Cannot read {path.name} as an Excel (.xlsx) workbook: {e}") from None
-    try:
-        ws = wb.worksheets[0]
-        rows: list[tuple[int, list[Cell]]] = []
-        percent: list[str] = []
-        for number, row in enumerate(ws.iter_rows(), start=1):
-            values = [getattr(c, "value", None) for c in row]
-            cells: list[Cell] = [v.strip() if isinstance(v, str) else v for v in values]
-            rows.append((number, cells))
-            for column, (c, v) in enumerate(zip(row, values, strict=True), start=1):
-                if isinstance(v, int | float) and _is_percent(getattr(c, "number_format", None), v):
-                    percent.append(
-                        f"cell {get_column_letter(column)}{number} (row {number}) is formatted as "
-                        f"a percentage (it shows {v * 100:.10g}%, holds {v!r})"
-                    )
-    finally:
-        wb.close()
-    problems = [*_uncalculated_formulas(path, rows), *percent]
-    if problems:
-        # Percentages: a CSV of the cell holds the text '83.1%', which tell refuses as not a
-        # number; the workbook is refused alike rather than guessing between 83.1 and 0.831.
-        why = (
-            "\nA percentage cell is refused as its CSV ('83.1%') would be: format such cells as "
-            "Number or General and type the value meant."
-            if percent
-            else ""
-        )
-        raise RoundFileError(
-            f"Cannot read {path.name}; nothing was recorded:\n"
-            + "\n".join(f"  {p}." for p in problems)
-            + why
-        )
-    return rows
-
-
-def _is_percent(number_format: object, value: object) -> bool:
-    return (
-        isinstance(number_format, str)
-        and "%" in number_format
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-    )
-
-
-def _uncalculated_formulas(path: Path, rows: list[tuple[int, list[Cell]]]) -> list[str]:
-    """Cells holding a formula but no saved value: a workbook written by a program that does not
-    calculate (openpyxl, pandas) has none, and such a cell would otherwise read as blank."""
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
-
-    if not any(v is None for _, cells in rows for v in cells):
-        return []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = load_workbook(path, read_only=True, data_only=False)
-    try:
-        problems = []
-        formulas = wb.worksheets[0].iter_rows(values_only=True)
-        for (number, cells), raw in zip(rows, formulas, strict=False):
-            for column, (value, formula) in enumerate(zip(cells, raw, strict=False), start=1):
-                if value is None and isinstance(formula, str) and formula.startswith("="):
-                    problems.append(
-                        f"cell {get_column_letter(column)}{number} (row {number}) holds the "
-                        f"formula {formula!r} but no saved value (the program that wrote the file "
-                        "did not calculate it): open the file in Excel or LibreOffice and save "
-                        "it, or type the value"
-                    )
-        return problems
-    finally:
-        wb.close()
+    return read_xlsx(path)
 
 
 def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -11,17 +11,16 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bo_loop.constraints import LinearConstraint
 from bo_loop.exceptions import BoLoopError
 from bo_loop.objective import Objective
+from bo_loop.outcomes import OutcomeConstraint
+from bo_loop.rounds.spec_file import SpecError, read_spec_file
 from bo_loop.space import Categorical, Integer, Parameter, Real
 
 #: Column names that round files use for their own fields; no parameter or objective may take them.
@@ -37,19 +36,24 @@ TOP_KEYS = (
     "initial_design_size",
     "storage",
     "parameter_constraints",
+    "objectives",
+    "outcome_constraints",
 )
-REQUIRED_TOP_KEYS = ("name", "parameters", "objective")
+REQUIRED_TOP_KEYS = ("name", "parameters")
 PARAMETER_KEYS = {
     "real": ("name", "type", "low", "high", "log"),
     "integer": ("name", "type", "low", "high", "log"),
     "categorical": ("name", "type", "choices"),
 }
-OBJECTIVE_KEYS = ("name", "goal")
+OBJECTIVE_KEYS = ("name", "goal", "bounds")
+OUTCOME_CONSTRAINT_KEYS = ("name", "op", "value")
+#: ``purity >= 95``: an outcome's name, a comparison, a number.
+#: ``purity >= 95``: an outcome's name, a comparison, a number (the comparison is checked by
+#: ``bl.OutcomeConstraint``, whose message lists the allowed ones).
+_OUTCOME_CONSTRAINT = re.compile(
+    r"^\s*(?P<name>[^<>=!]*?)\s*(?P<op>[<>=!]+)\s*(?P<value>[^<>=!]*?)\s*$"
+)
 SURROGATE_KEYS = ("name", "settings")
-
-
-class SpecError(BoLoopError, ValueError):
-    """A campaign spec file cannot be read, or its layout is wrong."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class CampaignSpec:
 
     name: str
     parameters: list[Parameter]
+    #: The first (or only) objective.
     objective: Objective
     surrogate: str = "gp"
     surrogate_settings: dict[str, Any] = field(default_factory=dict)
@@ -71,86 +76,16 @@ class CampaignSpec:
     #: Each as a string ``"water + ethanol <= 1"`` or ``{coefficients, op, rhs}``; checked
     #: against the space by ``Campaign.create``.
     parameter_constraints: list[LinearConstraint] = field(default_factory=list)
+    #: Every objective, in order (``objectives:``, or the one ``objective:``).
+    objectives: list[Objective] = field(default_factory=list)
+    #: Each as a string ``"purity >= 95"`` or ``{name, op, value}``.
+    outcome_constraints: list[OutcomeConstraint] = field(default_factory=list)
 
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key written twice (plain YAML keeps the last silently)."""
-
-
-def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise SpecError(
-                f"Each key may appear once, but {key!r} appears twice "
-                f"(line {key_node.start_mark.line + 1})."
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _mapping_without_duplicates,  # type: ignore[arg-type]
-)
-
-# YAML 1.1 (PyYAML's default) reads yes/no/on/off/y/n as booleans, so `choices: [SE, NO, DK]`
-# would hold False, reads 1e-3 (no dot) as text and 1:30 as the integer 90. Resolve as YAML 1.2
-# does instead: only true/false are booleans, a number with a dot or an exponent, in any of its
-# forms, is a float, and an integer is plain decimal digits (or 0x hexadecimal).
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_INT_TAG = "tag:yaml.org,2002:int"
-_UniqueKeyLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _FLOAT_TAG, _INT_TAG)
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_UniqueKeyLoader.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_UniqueKeyLoader.add_implicit_resolver(
-    _FLOAT_TAG,
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
-        |[-+]?[0-9]+[eE][-+]?[0-9]+
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-_UniqueKeyLoader.add_implicit_resolver(
-    _INT_TAG, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"), list("-+0123456789")
-)
-
-
-def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a ``.yaml``/``.yml`` or ``.toml`` spec into a dict, or raise SpecError saying why."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".toml"):
-        raise SpecError(f"A spec file must end in .yaml, .yml or .toml, but got {path.name!r}.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"Cannot read spec file {str(path)!r}: {e}") from None
-    try:
-        data = (
-            tomllib.loads(text) if suffix == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)
-        )
-    except SpecError as e:
-        raise SpecError(f"{path.name}: {e}") from None
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        raise SpecError(f"{path.name} is not valid {suffix[1:].upper()}: {e}") from None
-    if not isinstance(data, dict):
-        raise SpecError(
-            f"{path.name} must hold a mapping of keys (name, parameters, objective, ...), "
-            f"but it holds {type(data).__name__}."
-        )
-    return data
+    @property
+    def outcome_names(self) -> list[str]:
+        """Every outcome a trial reports: the objectives, then the constrained outcomes."""
+        names = [o.name for o in self.objectives]
+        return names + [c.name for c in self.outcome_constraints if c.name not in names]
 
 
 def _unknown_keys(where: str, data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -203,16 +138,89 @@ def _parameter(where: str, raw: object) -> Parameter:
         raise SpecError(f"{where}: {e}") from None
 
 
-def _objective(raw: object) -> Objective:
+def _objective(where: str, raw: object) -> Objective:
     if isinstance(raw, str):
         raw = {"name": raw}
-    data = _mapping("objective", raw)
-    _unknown_keys("objective", data, OBJECTIVE_KEYS)
-    name = _string("objective.name", data.get("name"))
+    data = _mapping(where, raw)
+    _unknown_keys(where, data, OBJECTIVE_KEYS)
+    name = _string(f"{where}.name", data.get("name"))
+    bounds = data.get("bounds")
+    if bounds is not None and (not isinstance(bounds, list) or len(bounds) != 2):
+        raise SpecError(
+            f"{where}.bounds must be a list [low, high] (null for an open side), "
+            f"but got {bounds!r}."
+        )
     try:
-        return Objective(name, data.get("goal", "maximize"))
+        if bounds is None:
+            return Objective(name, data.get("goal", "maximize"))
+        return Objective(name, data.get("goal", "maximize"), bounds=tuple(bounds))
     except BoLoopError as e:
-        raise SpecError(f"objective: {e}") from None
+        raise SpecError(f"{where}: {e}") from None
+
+
+def _objectives(data: Mapping[str, Any]) -> list[Objective]:
+    """``objective:`` (one) or ``objectives:`` (a list), exactly one of them."""
+    if ("objective" in data) == ("objectives" in data):
+        raise SpecError(
+            "The spec needs exactly one of the keys 'objective' (one outcome to optimise) and "
+            f"'objectives' (a list of them), but it has {list(data)!r}."
+        )
+    if "objective" in data:
+        return [_objective("objective", data["objective"])]
+    raw = data["objectives"]
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(
+            "objectives must be a non-empty list like [{name: yield, goal: maximize, "
+            f"bounds: [0, 100]}}, {{name: cost, goal: minimize}}], but got {raw!r}."
+        )
+    objectives = [_objective(f"objectives[{i}]", o) for i, o in enumerate(raw)]
+    names = [o.name for o in objectives]
+    repeated = [n for n in names if names.count(n) > 1]
+    if repeated:
+        raise SpecError(f"Each objective's name must be unique, but {repeated[0]!r} appears twice.")
+    return objectives
+
+
+def _outcome_constraint(where: str, raw: object) -> OutcomeConstraint:
+    if isinstance(raw, str):
+        match = _OUTCOME_CONSTRAINT.fullmatch(raw)
+        value = None if match is None else _spec_number(match["value"])
+        if match is None or not match["name"] or value is None:
+            raise SpecError(
+                f"{where} must read 'OUTCOME >= NUMBER' or 'OUTCOME <= NUMBER' (e.g. "
+                f"'purity >= 95'), but got {raw!r}."
+            )
+        name, op = match["name"], match["op"]
+    else:
+        data = _mapping(where, raw)
+        _unknown_keys(where, data, OUTCOME_CONSTRAINT_KEYS)
+        missing = [k for k in OUTCOME_CONSTRAINT_KEYS if k not in data]
+        if missing:
+            raise SpecError(
+                f"{where} needs the key(s) {missing!r}, e.g. {{name: purity, op: '>=', value: 95}}."
+            )
+        name, op, value = _string(f"{where}.name", data["name"]), data["op"], data["value"]
+    try:
+        # op and value as written: OutcomeConstraint refuses a bad one, naming it.
+        return OutcomeConstraint(name, op, value)  # type: ignore[arg-type]
+    except BoLoopError as e:
+        raise SpecError(f"{where}: {e}") from None
+
+
+def _spec_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _outcome_constraints(raw: object) -> list[OutcomeConstraint]:
+    if not isinstance(raw, list):
+        raise SpecError(
+            "outcome_constraints must be a list of constraints like 'purity >= 95' or "
+            f"{{name: purity, op: '>=', value: 95}}, but got {raw!r}."
+        )
+    return [_outcome_constraint(f"outcome_constraints[{i}]", c) for i, c in enumerate(raw)]
 
 
 def _surrogate(raw: object) -> tuple[str, dict[str, Any]]:
@@ -258,11 +266,16 @@ def parse_spec(data: Mapping[str, Any]) -> CampaignSpec:
             f"parameters must be a non-empty list of parameters, but got {raw_params!r}."
         )
     parameters = [_parameter(f"parameters[{i}]", p) for i, p in enumerate(raw_params)]
-    objective = _objective(data["objective"])
-    taken = [n for n in [*(p.name for p in parameters), objective.name] if n in ROUND_FILE_COLUMNS]
+    objectives = _objectives(data)
+    outcome_constraints = _outcome_constraints(data.get("outcome_constraints", []))
+    names = [
+        *(p.name for p in parameters), *(o.name for o in objectives),
+        *(c.name for c in outcome_constraints),
+    ]  # fmt: skip
+    taken = [n for n in names if n in ROUND_FILE_COLUMNS]
     if taken:
         raise SpecError(
-            f"Parameter and objective names must differ from the round-file columns "
+            f"Parameter and outcome names must differ from the round-file columns "
             f"{list(ROUND_FILE_COLUMNS)!r}, but got {taken[0]!r}."
         )
     surrogate, settings = _surrogate(data.get("surrogate", "gp"))
@@ -279,7 +292,9 @@ def parse_spec(data: Mapping[str, Any]) -> CampaignSpec:
     return CampaignSpec(
         name=name,
         parameters=parameters,
-        objective=objective,
+        objective=objectives[0],
+        objectives=objectives,
+        outcome_constraints=outcome_constraints,
         surrogate=surrogate,
         surrogate_settings=settings,
         seed=data.get("seed", 0),

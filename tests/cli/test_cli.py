@@ -462,7 +462,7 @@ def test_ask_fix_holds_a_parameter_for_the_round_and_shows_the_constraints(sqlit
     )
     assert result.exit_code == 0, result.stderr
     assert "Constraint: water + ethanol + glycerol == 1" in result.stdout
-    frame = pd.read_csv(out)
+    frame = pd.read_csv(out, comment="#")  # the constraint lines above the header
     assert frame["temperature"].tolist() == [80.0] * 3
     assert (frame["water"] + frame["ethanol"] + frame["glycerol"] - 1).abs().max() <= 1e-9
     result = invoke(

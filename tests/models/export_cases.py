@@ -19,7 +19,8 @@ SPACE = [
     bl.Categorical("cat", ["A", "B", "C"]),
 ]
 #: Small networks: the export is the same code at any width, and the tests stay fast.
-DNGO_SETTINGS = {"ensemble": 3, "hidden": [8, 8], "max_steps": 200}
+#: The export has terms for DNGO's BLR heads only (the GP head is refused).
+DNGO_SETTINGS = {"ensemble": 3, "hidden": [8, 8], "max_steps": 200, "head": "blr"}
 
 
 def need(module: str) -> None:

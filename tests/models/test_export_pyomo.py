@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,3 +89,61 @@ def test_scip_finds_the_model_optimum_under_a_constraint(sqlite_url):
     brute = predict_rows(fitted, grid)["mean"]
     assert best["a"] + best["n"] <= 3.0 + 1e-6
     assert predict_rows(fitted, [best])["mean"][0] >= brute.max() - 1e-4
+
+
+def test_scip_proves_the_optimum_of_a_one_layer_dngo_on_a_mixed_space(sqlite_url):
+    need("pyscipopt")
+    import pyomo.environ as pyo
+
+    # One hidden layer: SCIP proves its optimum (two layers relax too weakly, notebook 04).
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({
+        "a": rng.uniform(0, 4, 24), "n": rng.integers(0, 5, 24), "c": rng.choice(["A", "B", "C"], 24),
+    })  # fmt: skip
+    data["y"] = np.sin(2 * data.a) + 0.3 * data.n + data.c.map({"A": 0.0, "B": 0.8, "C": -0.5})
+    c = bl.Campaign.create(
+        "scip_dngo", [bl.Real("a", 0.0, 4.0), bl.Integer("n", 0, 4), bl.Categorical("c", ["A", "B", "C"])],
+        "y", storage=sqlite_url, surrogate="dngo",
+        surrogate_settings={"ensemble": 1, "hidden": [8], "max_steps": 200},
+    )  # fmt: skip
+    c.add_observations(data)
+    fitted = c.fitted_model()
+    block = fitted.to_pyomo()
+    block.objective = pyo.Objective(expr=block.mean, sense=pyo.maximize)
+    block.limit = pyo.Constraint(expr=block.x["a"] + block.x["n"] <= 2.6)
+    result = pyo.SolverFactory("scip_direct").solve(block)
+    assert str(result.solver.termination_condition) == "optimal"
+    # The solution itself is integral with one choice: not only after read_params rounds it.
+    assert abs(block.x["n"].value - round(block.x["n"].value)) < 1e-6
+    assert sorted(round(block.choice["c", j].value, 6) for j in range(3)) == [0, 0, 1]
+    best = read_params(block)
+    grid = pd.DataFrame(
+        [
+            (a, n, k)
+            for k in "ABC"
+            for n in range(5)
+            for a in np.linspace(0, 4, 801)
+            if a + n <= 2.6
+        ],
+        columns=["a", "n", "c"],
+    )
+    brute = predict_rows(fitted, grid)["mean"]
+    assert best["a"] + best["n"] <= 2.6 + 1e-6
+    tolerance = 1e-3 * (brute.max() - brute.min())
+    assert abs(predict_rows(fitted, [best])["mean"][0] - brute.max()) <= tolerance
+
+
+@pytest.mark.parametrize(
+    "module, export",
+    [("onnx", lambda f, tmp: f.to_onnx(tmp / "m.onnx")), ("pyomo.environ", lambda f, tmp: f.to_pyomo())],
+    ids=["onnx", "pyomo"],
+)  # fmt: skip
+def test_a_missing_optional_package_is_refused_with_the_install_command(
+    module, export, sqlite_url, tmp_path, monkeypatch
+):
+    fitted = fitted_model(sqlite_url, "gp")
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    with pytest.raises(
+        ExportError, match=r"needs the optional package .*pip install 'bo_loop\[aml\]'"
+    ):
+        export(fitted, tmp_path)

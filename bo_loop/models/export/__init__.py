@@ -42,7 +42,10 @@ def to_onnx(fitted: FittedModel, path: str | os.PathLike[str]) -> Any:
 def to_pyomo(fitted: FittedModel, *, sd: bool = False, block: Any = None) -> Any:
     """The surrogate as a Pyomo block: parameters as variables, the prediction as expressions.
 
-    See `pyomo_block.build` for the components.
+    See `pyomo_block.build` for the components. SCIP (the ``aml`` extra) proves the optimum of
+    the GP on tens of points and of a DNGO with one hidden layer in seconds; through two tanh
+    layers its relaxation is too weak, and enumerating the integer values is faster (README,
+    ``experiments/aml_solve.py``).
 
     Args:
         fitted: A fitted GP (kernel "matern_gamma", closed-form posterior) or DNGO.

@@ -158,6 +158,11 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
             sign,
             gp,
         )
+    if isinstance(model, DNGOModel) and model.prior_mean:
+        raise ExportError(
+            "DNGO with a quadratic prior mean cannot be exported (the export has no term for it), "
+            f"but got prior_mean={model.prior_mean!r}; refit with prior_mean=0."
+        )
     if isinstance(model, DNGOModel):
         # The encoder maps a numeric column x to 2 (x - low) / span - 1 with the encoded bounds.
         numeric = [i for i in range(model.encoder.d) if i not in model.encoder.sizes]
@@ -178,6 +183,12 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
             fitted.space, model_features(fitted.space), 2.0, -1.0, model.y_mean, model.y_std, sign,
             dngo,
         )  # fmt: skip
+    if fitted.surrogate == "dngo":
+        raise ExportError(
+            "DNGO exports with its Bayesian-linear-regression heads only, but this fit used "
+            f"head={fitted.settings.get('head')!r} ({type(model).__name__}: a GP on the network's "
+            "features, which the export has no terms for); refit with head='blr'."
+        )
     setting = (
         f"kernel={fitted.settings.get('kernel')!r}, "
         f"closed_form_posterior={fitted.settings.get('closed_form_posterior')!r}"

@@ -41,6 +41,19 @@ def get(name: object) -> Surrogate:
     return SURROGATES[name]
 
 
+def stored_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The full settings of a stored campaign: like `resolve_settings`, except that a setting
+    added after the campaign stored its settings takes the value the campaign ran with
+    (`Surrogate.legacy`), not today's default, so the campaign proposes as it did.
+
+    Raises:
+        SettingsError: as `resolve_settings`.
+    """
+    if isinstance(settings, Mapping) and isinstance(name, str) and name in SURROGATES:
+        settings = {**SURROGATES[name].legacy, **settings}
+    return resolve_settings(name, settings)
+
+
 def resolve_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The full, checked settings of surrogate ``name``: its defaults updated by ``settings``.
 
@@ -50,4 +63,6 @@ def resolve_settings(name: str, settings: Mapping[str, Any] | None) -> dict[str,
     return _settings.resolve(f"surrogate {name!r}", get(name).rules, settings)
 
 
-__all__ = ["SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings"]
+__all__ = [
+    "SURROGATES", "Surrogate", "SurrogateError", "get", "resolve_settings", "stored_settings",
+]  # fmt: skip

@@ -7,7 +7,7 @@ maps names to them. Callers never branch on a surrogate's name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botorch.models.model import Model
@@ -40,8 +40,12 @@ class Surrogate:
             space's encoding; ``train_Y``: ``n x 1``, signed so that larger is better), with its
             full settings and the `state` of an earlier fit to start from (or None).
         state: Plain-JSON state of a fitted model that a later fit can start from, or None.
+        legacy: Settings added after campaigns began storing theirs in full, with the value
+            such a campaign ran with: a stored settings dict that lacks one gets this value,
+            not the current default, so an old campaign keeps proposing as it did.
     """
 
     rules: Rules
     fit: FitFunction
     state: Callable[[Model], dict[str, Any] | None]
+    legacy: Mapping[str, Any] = field(default_factory=dict)

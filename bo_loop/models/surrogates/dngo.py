@@ -17,24 +17,32 @@ nothing; what the members lack is disagreement. Two things create it: a wider fi
 initialisation (``init_scale``: tanh units with steeper, more spread-out transitions, so members
 interpolate the gaps differently) and training each member on a random 80% of the points. With
 both, coverage is ~97% and the RMSE is at the GP's.
+
+The BLR heads lose optimisation to the GP at 30-60 points (experiments/results/dngo_variants.md):
+the networks extrapolate past the best observations, the mean is optimistic 0.2-0.9 away from
+every data point, and expected improvement goes there. ``head="gp_product"`` (`dngo_kernel`) puts
+a GP with kernel ``Matern(x) * RBF(phi(x))`` on the first network's features instead, up to
+``gp_head_max_n`` points; ``prior_mean`` (a quadratic bowl, `dngo_network.bowl`) was measured and
+did not help. The networks and the bowl live in `dngo_network`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from botorch.acquisition.objective import PosteriorTransform
 from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
-from torch import Tensor, nn
+from torch import Tensor
 
 from bo_loop.models.settings import Rules, defaults, int_list, integer, one_of, real, resolve
 from bo_loop.models.surrogates import blr
 from bo_loop.models.surrogates.base import Surrogate
+from bo_loop.models.surrogates.dngo_kernel import fit_product_gp
+from bo_loop.models.surrogates.dngo_network import Ensemble, bowl, train_ensemble
+from bo_loop.models.surrogates.dngo_network import num_steps as num_steps  # re-exported
 from bo_loop.models.surrogates.encoding import FeatureMap
 from bo_loop.models.surrogates.posterior import check_query, gaussian_posterior
 
@@ -61,140 +69,20 @@ RULES: Rules = {
     "weight_decay": (0.0, real(0.0)),
     # "map": maximise the evidence over (alpha, beta); "marginal": integrate
     "hyper": ("map", one_of("map", "marginal")),
+    # depth of a fixed quadratic prior mean, in outcome sds: the networks and heads fit the
+    # outcomes minus ``-prior_mean * mean_j(z_j^2)`` over the numeric inputs z in [-1, 1]
+    "prior_mean": (0.0, real(0.0)),
+    # "blr": Bayesian linear regression on each network's basis (Snoek et al.); "gp_product":
+    # a GP with kernel Matern(x) * RBF(phi(x)) on the first network's features (dngo_kernel)
+    "head": ("gp_product", one_of("blr", "gp_product")),
+    # the "gp_product" head is an exact GP (cubic in n): past this many points, "blr" heads
+    "gp_head_max_n": (500, integer(1)),
 }
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 
 #: Variance added to the diagonal of the q x q covariance, in units of the outcome's variance: a
 #: network's covariance over q > D points has rank <= D, and a Cholesky of it needs a floor.
 JITTER = 1e-8
-
-
-class _Ensemble(nn.Module):
-    """``E`` tanh networks ``in_dim -> hidden... -> 1`` held as batched weights.
-
-    Adam is elementwise and the members' parameters are disjoint, so training the sum of their
-    losses is exactly training each alone, without ``E`` times the Python overhead that dominates
-    a step on small data.
-    """
-
-    def __init__(self, in_dim: int, hidden: list[int], seeds: list[int], init_scale: float) -> None:
-        super().__init__()
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        gens = [torch.Generator().manual_seed(s) for s in seeds]
-        f64 = torch.float64
-        for layer, width in enumerate([*hidden, 1]):
-            # nn.Linear's initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), widened by
-            # init_scale in the first layer (see the module docstring for why).
-            bound = (init_scale if layer == 0 else 1.0) / math.sqrt(in_dim)
-            w = torch.stack([torch.rand(in_dim, width, generator=g, dtype=f64) for g in gens])
-            b = torch.stack([torch.rand(1, width, generator=g, dtype=f64) for g in gens])
-            self.weights.append(nn.Parameter((2 * w - 1) * bound))
-            self.biases.append(nn.Parameter((2 * b - 1) * bound))
-            in_dim = width
-
-    @property
-    def size(self) -> int:
-        """The number of members ``E``."""
-        return self.weights[0].shape[0]
-
-    def _hidden(self, h: Tensor) -> Tensor:
-        """The hidden layers on an ``E x batch_shape x n x in_dim`` (or broadcastable) input."""
-        lead = [1] * (h.dim() - 3)
-        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            w_ = w.view(self.size, *lead, *w.shape[1:])
-            b_ = b.view(self.size, *lead, *b.shape[1:])
-            h = torch.tanh(h @ w_ + b_)
-        return h
-
-    def basis(self, z: Tensor) -> Tensor:
-        """The last hidden layer of every member plus a constant column.
-
-        Args:
-            z: A ``batch_shape x n x in_dim`` input shared by all members.
-
-        Returns:
-            An ``E x batch_shape x n x (hidden[-1] + 1)`` tensor.
-        """
-        h = self._hidden(z.unsqueeze(0))
-        return torch.cat([h, torch.ones_like(h[..., :1])], -1)
-
-    def forward(self, z: Tensor) -> Tensor:
-        """The members' outputs, ``E x n``, for an ``E x n x in_dim`` input (a slice each)."""
-        return (self._hidden(z) @ self.weights[-1] + self.biases[-1]).squeeze(-1)
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the caller's setting.
-
-    A training step of a 50-wide network is microseconds of arithmetic per op; with two threads
-    the synchronisation costs more than it saves (on a busy 2-core machine a 30-point fit took
-    27 s on two threads and 3 s on one).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def num_steps(n: int, epochs: int, batch_size: int, max_steps: int) -> int:
-    """Adam steps for a network that trains on ``n`` points.
-
-    ``epochs`` passes of ``ceil(n / batch_size)`` steps each, capped at ``max_steps``: each step
-    costs ``O(min(n, batch_size))``, so the fit grows with ``n`` until the cap and not after.
-    """
-    return min(max_steps, epochs * math.ceil(n / batch_size))
-
-
-def _train_ensemble(
-    z: Tensor,
-    y: Tensor,
-    *,
-    hidden: list[int],
-    seeds: list[int],
-    subsample: float,
-    init_scale: float,
-    epochs: int,
-    max_steps: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-) -> _Ensemble:
-    """Train one network per seed with Adam on MSE; no global random state is used or changed.
-
-    Args:
-        z: ``n x in_dim`` float64 network inputs.
-        y: ``n`` standardised targets.
-
-    Returns:
-        The trained ensemble in eval mode, without gradients.
-    """
-    n = z.shape[0]
-    net = _Ensemble(z.shape[-1], hidden, seeds, init_scale)
-    # A second stream per member for its subsample and mini-batches.
-    gens = [torch.Generator().manual_seed(s + 1) for s in seeds]
-    k = max(1, min(n, round(subsample * n)))
-    keep = torch.stack([torch.randperm(n, generator=g)[:k] for g in gens])  # E x k
-    zk, yk = z[keep], y[keep]  # E x k x in_dim, E x k
-    zb, yb = zk, yk
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-    with _one_thread():
-        for _ in range(num_steps(k, epochs, batch_size, max_steps)):
-            if k > batch_size:
-                idx = torch.stack([torch.randint(k, (batch_size,), generator=g) for g in gens])
-                zb = zk.gather(1, idx.unsqueeze(-1).expand(-1, -1, zk.shape[-1]))
-                yb = yk.gather(1, idx)
-            opt.zero_grad(set_to_none=True)
-            # The sum of the members' mean losses: every member gets exactly its own gradient.
-            loss = (net(zb) - yb).pow(2).mean(-1).sum()
-            loss.backward()
-            opt.step()
-    net.eval()
-    net.requires_grad_(False)
-    return net
 
 
 class DNGOModel(Model):
@@ -216,12 +104,13 @@ class DNGOModel(Model):
     def __init__(
         self,
         encoder: FeatureMap,
-        networks: _Ensemble,
+        networks: Ensemble,
         heads: list[tuple[int, blr.BLRPosterior, float]],
         y_mean: float,
         y_std: float,
         train_X: Tensor,
         train_Y: Tensor,
+        prior_mean: float = 0.0,
     ) -> None:
         """Assemble a fitted model.
 
@@ -234,8 +123,10 @@ class DNGOModel(Model):
             train_X: The ``n x d`` training inputs, kept as ``train_inputs`` because BoTorch's
                 optimisers look there for starting points, as on a GP.
             train_Y: The ``n x 1`` training outcomes.
+            prior_mean: Depth of the quadratic prior mean (`bowl`), standardised units.
         """
         super().__init__()
+        self.prior_mean = prior_mean
         self.encoder = encoder
         self.networks = networks
         f64 = torch.float64
@@ -308,6 +199,8 @@ class DNGOModel(Model):
         # arithmetic, but a sum of PSD terms in floating point.
         w = self.head_weight.view(-1, *([1] * (mean.dim() - 1)))
         mix_mean = (w * mean).sum(0)
+        if self.prior_mean:
+            mix_mean = mix_mean + bowl(self.encoder, self.encoder.transform(X), self.prior_mean)
         dev = mean - mix_mean
         mix_cov = (w.unsqueeze(-1) * (cov + dev.unsqueeze(-1) * dev.unsqueeze(-2))).sum(0)
         mix_cov = mix_cov + JITTER * torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
@@ -333,7 +226,10 @@ def fit_dngo(
     lr: float = DEFAULT_SETTINGS["lr"],
     weight_decay: float = DEFAULT_SETTINGS["weight_decay"],
     hyper: str = DEFAULT_SETTINGS["hyper"],
-) -> DNGOModel:
+    prior_mean: float = DEFAULT_SETTINGS["prior_mean"],
+    head: str = DEFAULT_SETTINGS["head"],
+    gp_head_max_n: int = DEFAULT_SETTINGS["gp_head_max_n"],
+) -> Model:
     """Fit a DNGO ensemble; the keyword settings are those of ``DEFAULT_SETTINGS``.
 
     Args:
@@ -353,9 +249,14 @@ def fit_dngo(
         weight_decay: Adam's L2 penalty on the network weights.
         hyper: ``"map"`` maximises the log evidence over ``(alpha, beta)``; ``"marginal"``
             integrates them out on a grid (one head per kept grid point).
+        prior_mean: Depth of the quadratic prior mean (`bowl`) of the BLR heads.
+        head: ``"blr"`` or ``"gp_product"`` (`dngo_kernel.fit_product_gp`).
+        gp_head_max_n: The most points the ``"gp_product"`` head takes; more get BLR heads.
 
     Returns:
-        A fitted ``DNGOModel`` in eval mode whose posterior is on the scale of ``train_Y``.
+        A fitted model in eval mode whose posterior is on the scale of ``train_Y``: a
+        ``DNGOModel``, or with the ``"gp_product"`` head on at most ``gp_head_max_n`` points a
+        ``SingleTaskGP``.
 
     Raises:
         SettingsError: a setting breaks its rule.
@@ -364,7 +265,8 @@ def fit_dngo(
     resolve("DNGO", RULES, {"hidden": list(hidden), "ensemble": ensemble, "subsample": subsample,
                             "init_scale": init_scale, "epochs": epochs, "max_steps": max_steps,
                             "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                            "hyper": hyper})  # fmt: skip
+                            "hyper": hyper, "prior_mean": prior_mean, "head": head,
+                            "gp_head_max_n": gp_head_max_n})  # fmt: skip
     if train_X.dim() != 2 or train_Y.shape != (train_X.shape[0], 1) or train_X.shape[0] < 1:
         raise ValueError(
             "train_X must be `n x d` and train_Y `n x 1` with n >= 1, but got "
@@ -379,12 +281,24 @@ def fit_dngo(
     y_s = (y - y_mean) / y_std
     encoder = FeatureMap(bounds.to(torch.float64), cat_dims, numeric_range=(-1.0, 1.0))
     z = encoder.transform(X)
+    if prior_mean:
+        y_s = y_s - bowl(encoder, z, prior_mean)
     seeds = torch.randint(2**62, (ensemble,), generator=torch.Generator().manual_seed(seed))
-    networks = _train_ensemble(
+    gp_head = head == "gp_product" and len(X) <= gp_head_max_n
+    if gp_head:
+        # The GP head uses the first network only; members train independently (each under its
+        # own seed), so training it alone gives the same network.
+        seeds = seeds[:1]
+    networks = train_ensemble(
         z, y_s, hidden=list(hidden), seeds=seeds.tolist(), subsample=subsample,
         init_scale=init_scale, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay,
     )  # fmt: skip
+    if gp_head:
+        return fit_product_gp(
+            X, y.unsqueeze(-1), bounds=bounds.to(torch.float64), cat_dims=cat_dims,
+            net_input=encoder, networks=networks,
+        )  # fmt: skip
     heads: list[tuple[int, blr.BLRPosterior, float]] = []
     with torch.no_grad():
         for i, phi in enumerate(networks.basis(z)):
@@ -395,7 +309,7 @@ def fit_dngo(
                 heads += [
                     (i, p, w / ensemble) for p, w in zip(posts, weights.tolist(), strict=True)
                 ]
-    return DNGOModel(encoder, networks, heads, y_mean, y_std, X, y.unsqueeze(-1))
+    return DNGOModel(encoder, networks, heads, y_mean, y_std, X, y.unsqueeze(-1), prior_mean)
 
 
 def _fit(
@@ -407,9 +321,13 @@ def _fit(
     seed: int,
     settings: Mapping[str, Any],
     warm_start: Mapping[str, Any] | None,
-) -> DNGOModel:
+) -> Model:
     del warm_start  # each fit trains its networks from the seed
     return fit_dngo(train_X, train_Y, bounds=bounds, cat_dims=cat_dims, seed=seed, **settings)
 
 
-SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None)
+#: What DNGO campaigns stored before these settings existed ran with (the BLR heads, no prior
+#: mean): a stored campaign keeps them while new campaigns get the defaults.
+LEGACY: dict[str, Any] = {"prior_mean": 0.0, "head": "blr", "gp_head_max_n": 500}
+
+SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None, legacy=LEGACY)

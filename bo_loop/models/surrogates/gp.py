@@ -22,6 +22,7 @@ from bo_loop.models.surrogates.base import Surrogate
 from bo_loop.models.surrogates.encoding import FeatureMap
 from bo_loop.models.surrogates.gp_mll import fit_raw
 from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
+from bo_loop.models.surrogates.gp_subset import fit_subset_gp, uses_subset
 
 #: The GP's settings, stored with each campaign (name -> (default, check)):
 #: - ``kernel``: "matern_gamma" (the default), Matern-5/2 with Gamma(3, ``lengthscale_rate``)
@@ -43,6 +44,14 @@ from bo_loop.models.surrogates.gp_posterior import ClosedFormGP
 #:   ``fit_gpytorch_mll``, which remains the fallback when it fails and the fit of the other kernel.
 #: - ``closed_form_posterior``: answer posterior queries with `gp_posterior.ClosedFormGP` (the same
 #:   Gaussian, without GPyTorch's per-call overhead) rather than the SingleTaskGP itself.
+#: - ``exact_max_rows``: the most observations an exact GP is fitted on; null: always exact. Past
+#:   it (`gp_subset`), the hyperparameters are fitted on ``fit_rows`` rows and the posterior is
+#:   conditioned on ``condition_rows`` rows, each subset a ``near_incumbent_share`` of rows
+#:   nearest the best observation and the rest space-filling. An exact fit of the 2,000-row
+#:   production data took 54 s of CPU, 9.2 s at 1,000 rows and 1.7 s at 500; the subset fit at
+#:   2,000 rows 2.5 s, with a held-out RMSE no worse than the exact GP's (0.226 against 0.231;
+#:   experiments/results/large_history*.md). Campaigns stored before this setting existed read it
+#:   as null (`surrogates.stored_settings`): they keep proposing as they did.
 RULES: Rules = {
     "kernel": ("matern_gamma", one_of("matern_gamma", "rbf_dim_scaled")),
     "lengthscale_rate": (6.0, real(0.0, low_open=True)),
@@ -50,6 +59,10 @@ RULES: Rules = {
     "warm_start": (True, flag),
     "fast_fit": (True, flag),
     "closed_form_posterior": (True, flag),
+    "exact_max_rows": (500, integer(2, optional=True)),
+    "fit_rows": (300, integer(2)),
+    "condition_rows": (2000, integer(2)),
+    "near_incumbent_share": (0.25, real(0.0, 1.0)),
 }
 
 
@@ -108,6 +121,10 @@ def fit_gp(
 ) -> Model:
     """Fit a GP by maximising the marginal likelihood.
 
+    On more than ``settings["exact_max_rows"]`` observations the hyperparameters are fitted on a
+    subset of ``fit_rows`` rows and the posterior is conditioned on ``condition_rows`` rows
+    (`gp_subset.fit_subset_gp`); the returned model's ``conditioned_X`` holds the rows it uses.
+
     Args:
         train_X: An ``n x d`` float64 tensor in the space's encoding (numeric columns in [0, 1]).
         train_Y: An ``n x 1`` float64 tensor; standardised inside the model.
@@ -123,19 +140,19 @@ def fit_gp(
     """
     settings = DEFAULT_SETTINGS if settings is None else settings
     kernel = settings["kernel"]
-    with torch.random.fork_rng(), warnings.catch_warnings():
-        torch.manual_seed(seed)
-        # Inputs are normalised by construction; categorical index columns legitimately exceed 1.
-        warnings.simplefilter("ignore", InputDataWarning)
-        warnings.simplefilter("ignore", OptimizationWarning)
-        # Categorical columns are one-hot expanded inside the model. BoTorch's MixedSingleTaskGP
-        # (a categorical kernel) fitted 5-10x slower here for no gain in the benchmarks.
-        one_hot = FeatureMap(bounds, cat_dims) if cat_dims else None
-        dims = one_hot.output_dim if one_hot is not None else train_X.shape[-1]
-        model = SingleTaskGP(
-            train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
+    # Categorical columns are one-hot expanded inside the model. BoTorch's MixedSingleTaskGP
+    # (a categorical kernel) fitted 5-10x slower here for no gain in the benchmarks.
+    one_hot = FeatureMap(bounds, cat_dims) if cat_dims else None
+    dims = one_hot.output_dim if one_hot is not None else train_X.shape[-1]
+
+    def build(X: Tensor, Y: Tensor, outcome_transform: Any) -> SingleTaskGP:
+        return SingleTaskGP(
+            X, Y, outcome_transform=outcome_transform, input_transform=one_hot,
             covar_module=covar_module(kernel, dims, settings["lengthscale_rate"]),
         )  # fmt: skip
+
+    def fit_exact(X: Tensor, Y: Tensor) -> SingleTaskGP:
+        model = build(X, Y, Standardize(m=1))
         if warm_start is not None and settings["warm_start"]:
             _load_hyperparameters(model, warm_start)
         maxiter = settings["fit_maxiter"]
@@ -144,10 +161,26 @@ def fit_gp(
             fit_gpytorch_mll(
                 ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=fit_options
             )
+        return model
+
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        torch.manual_seed(seed)
+        # Inputs are normalised by construction; categorical index columns legitimately exceed 1.
+        warnings.simplefilter("ignore", InputDataWarning)
+        warnings.simplefilter("ignore", OptimizationWarning)
+        if uses_subset(len(train_X), settings):
+            features = one_hot.transform if one_hot is not None else (lambda X: X)
+            model, train_X = fit_subset_gp(train_X, train_Y, features, settings, fit_exact, build)
+        else:
+            model = fit_exact(train_X, train_Y)
     model.eval()
     if kernel == "matern_gamma" and settings["closed_form_posterior"]:
         return ClosedFormGP(model, train_X)
+    model.conditioned_X = train_X  # the subset, when there is one (`FittedModel.baseline`)
     return model
 
 
-SURROGATE = Surrogate(rules=RULES, fit=fit_gp, state=hyperparameters)
+#: A GP config stored without ``exact_max_rows`` ran an exact GP at any size.
+SURROGATE = Surrogate(
+    rules=RULES, fit=fit_gp, state=hyperparameters, legacy={"exact_max_rows": None}
+)

@@ -82,6 +82,8 @@ class ClosedFormGP(Model):
         self.y_std = float(transform.stdvs.reshape(-1)[0])
         # BoTorch's optimisers look here for starting points, as on any GP.
         self.train_inputs = (X,)
+        #: The encoded rows the posterior is conditioned on (`FittedModel.baseline`).
+        self.conditioned_X = X
         self.train_targets = gp.train_targets
 
     def _features(self, X: Tensor) -> Tensor:

@@ -22,7 +22,8 @@ from bo_loop.models.surrogates.dngo import DEFAULT_SETTINGS, DNGOModel, fit_dngo
 
 DT = torch.float64
 #: Few Adam steps keep each fit well under a second; the tests check the math, not the accuracy.
-FAST: dict[str, Any] = {"epochs": 150, "max_steps": 150, "ensemble": 3}
+#: The BLR heads (the GP head is tested in test_dngo_variants.py).
+FAST: dict[str, Any] = {"epochs": 150, "max_steps": 150, "ensemble": 3, "head": "blr"}
 
 
 def _data(n: int = 24, d: int = 2, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
@@ -271,8 +272,9 @@ def test_default_settings_are_plain_json_and_are_the_fit_options() -> None:
     assert options == set(DEFAULT_SETTINGS)
     assert resolve_settings("dngo", None) == DEFAULT_SETTINGS
     X, Y, bounds = _data(n=6)
-    settings = {**DEFAULT_SETTINGS, "epochs": 5, "max_steps": 5}
+    settings = {**DEFAULT_SETTINGS, "epochs": 5, "max_steps": 5, "head": "blr"}
     model = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, **settings)
+    assert isinstance(model, DNGOModel)
     assert len(model.head_weight) >= DEFAULT_SETTINGS["ensemble"]
 
 
