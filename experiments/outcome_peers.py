@@ -179,7 +179,9 @@ def run_baybe(problem: OutcomeProblem, seed: int) -> list[Record]:
     return run_loop(problem, ask, tell, seeded())
 
 
-def run_bo_loop(problem: OutcomeProblem, seed: int) -> list[Record]:
+def run_bo_loop(
+    problem: OutcomeProblem, seed: int, acquisition_settings: dict[str, int] | None = None
+) -> list[Record]:
     """bo_loop's defaults: `objectives=` and `outcome_constraints=`, in-memory SQLite."""
     import bo_loop as bl
 
@@ -193,6 +195,7 @@ def run_bo_loop(problem: OutcomeProblem, seed: int) -> list[Record]:
         outcome_constraints=[bl.OutcomeConstraint(n, "<=", b) for n, b in problem.constraints],
         storage="sqlite://",
         seed=seed,
+        acquisition_settings=acquisition_settings,
     )
 
     def ask() -> tuple[int, Params]:
@@ -237,6 +240,48 @@ def run_bo_loop_noise_prior_m12(problem: OutcomeProblem, seed: int) -> list[Reco
         return run_bo_loop(problem, seed)
 
 
+@contextmanager
+def _eta_fraction(fraction: float) -> Iterator[None]:
+    """bo_loop's constraint smoothing width set to ``fraction`` x each constrained outcome's
+    standard deviation while the block runs, for a diagnostic variant."""
+    from bo_loop.models import multi_objective
+
+    before = multi_objective.ETA_FRACTION
+    multi_objective.ETA_FRACTION = fraction
+    try:
+        yield
+    finally:
+        multi_objective.ETA_FRACTION = before
+
+
+def run_bo_loop_eta_1e3(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: bo_loop with constraint smoothing eta = 1e-3 x the outcome's sd."""
+    with _eta_fraction(1e-3):
+        return run_bo_loop(problem, seed)
+
+
+def run_bo_loop_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: bo_loop with constraint smoothing eta = 1e-5 x the outcome's sd."""
+    with _eta_fraction(1e-5):
+        return run_bo_loop(problem, seed)
+
+
+def run_bo_loop_noise_prior_m12_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: the noise prior LogNormal(-12, 1) and eta = 1e-5 x the outcome's sd."""
+    with _noise_prior(-12.0), _eta_fraction(1e-5):
+        return run_bo_loop(problem, seed)
+
+
+#: Cheaper acquisition optimisation (BoTorch's qLogNEHVI sample count; half the raw samples and
+#: restarts), measured as a candidate default for two or more objectives.
+CHEAP_ACQUISITION = {"mc_samples": 128, "raw_samples": 256, "num_restarts": 5}
+
+
+def run_bo_loop_acq_128_256_5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with `CHEAP_ACQUISITION`."""
+    return run_bo_loop(problem, seed, CHEAP_ACQUISITION)
+
+
 METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop": run_bo_loop,
     "ax": run_ax,
@@ -244,5 +289,9 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "baybe": run_baybe,
     "random": run_random,
     "bo_loop_noise_prior_m12": run_bo_loop_noise_prior_m12,
+    "bo_loop_acq_128_256_5": run_bo_loop_acq_128_256_5,
+    "bo_loop_eta_1e3": run_bo_loop_eta_1e3,
+    "bo_loop_eta_1e5": run_bo_loop_eta_1e5,
+    "bo_loop_noise_prior_m12_eta_1e5": run_bo_loop_noise_prior_m12_eta_1e5,
 }
 """Every method, by the name used in result files."""
