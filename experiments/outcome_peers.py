@@ -282,6 +282,12 @@ def run_bo_loop_acq_128_256_5(problem: OutcomeProblem, seed: int) -> list[Record
     return run_bo_loop(problem, seed, CHEAP_ACQUISITION)
 
 
+def run_bo_loop_acq_256_512_10(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with the single-objective acquisition defaults (the defaults of every campaign
+    before two or more objectives got `MULTI_OBJECTIVE_DEFAULTS`)."""
+    return run_bo_loop(problem, seed, {"mc_samples": 256, "raw_samples": 512, "num_restarts": 10})
+
+
 METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop": run_bo_loop,
     "ax": run_ax,
@@ -290,6 +296,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "random": run_random,
     "bo_loop_noise_prior_m12": run_bo_loop_noise_prior_m12,
     "bo_loop_acq_128_256_5": run_bo_loop_acq_128_256_5,
+    "bo_loop_acq_256_512_10": run_bo_loop_acq_256_512_10,
     "bo_loop_eta_1e3": run_bo_loop_eta_1e3,
     "bo_loop_eta_1e5": run_bo_loop_eta_1e5,
     "bo_loop_noise_prior_m12_eta_1e5": run_bo_loop_noise_prior_m12_eta_1e5,

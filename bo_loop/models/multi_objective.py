@@ -58,13 +58,14 @@ from bo_loop.trial import Trial, TrialState
 FITTED_STATES = "fitted_states"
 
 #: Width of the smooth feasibility weight of each outcome constraint, as a fraction of the
-#: constrained outcome's observed standard deviation (model units). BoTorch's default ``eta``
-#: (1e-3 in qLogNEI, 1e-2 in qLogNEHVI) is in the outcome's own units, so it blurs feasibility
-#: over a band that depends on how the outcome is measured: on Gramacy's problem (c1 spread ~1)
-#: the last proposals sat at c1 = +4e-4..+6e-4, just infeasible; with 1e-5 of the spread they
-#: were feasible (experiments/RESULTS.md, "Multiple outcomes"). Scaling by the spread makes the
-#: weight the same whatever the unit.
-ETA_FRACTION = 1e-5
+#: constrained outcome's observed standard deviation (model units). BoTorch's ``eta`` (1e-3 in
+#: qLogNEI, 1e-2 in qLogNEHVI) is in the units the model sees, which Ax standardises but bo_loop
+#: does not: passed as is, it blurred feasibility over a band that depended on the unit a lab
+#: reports the outcome in (1e-3 of a percentage, or of a fraction, alike). Scaling by the spread
+#: makes the weight the same whatever the unit. 1e-3 is BoTorch's value on a standardised outcome;
+#: on Gramacy's problem 1e-3 and 1e-5 of the spread gave the same median feasible regret within
+#: the seeds' scatter (experiments/RESULTS.md, "Multiple outcomes").
+ETA_FRACTION = 1e-3
 
 #: Lower bound on the spread that ``eta`` scales with, for an outcome observed constant (sd 0).
 _MIN_SPREAD = 1e-9
