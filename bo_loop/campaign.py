@@ -116,7 +116,8 @@ class Campaign(ModelViews, Corrections, DataEntry, OutcomeViews):
             initial_design_size: Sobol points before the surrogate takes over; default
                 ``max(5, 2 * number of parameters)``.
             acquisition_settings: The acquisition optimiser's effort: ``num_restarts`` (10),
-                ``raw_samples`` (512), ``mc_samples`` (256).
+                ``raw_samples`` (512), ``mc_samples`` (256); with two or more objectives 5, 256
+                and 128 (``acquisition.MULTI_OBJECTIVE_DEFAULTS``).
             parameter_constraints: ``bl.LinearConstraint`` objects over real and integer
                 parameters (not log-scale ones), in the parameters' own units: every proposal
                 satisfies them. Checked here, with a linear program: they must leave some point.

@@ -144,7 +144,9 @@ class CampaignConfig:
             seed=check_int(seed, "seed", 0, 2**31 - 1),
             surrogate=str(surrogate),
             surrogate_settings=surrogates.resolve_settings(surrogate, surrogate_settings),  # type: ignore[arg-type]
-            acquisition=acquisition.resolve_settings(acquisition_settings),
+            acquisition=acquisition.resolve_settings(
+                acquisition_settings, objectives=len(outcomes.objectives)
+            ),
             initial_design_size=None
             if size is None
             else check_int(size, "initial_design_size", 1, MAX_DESIGN),

@@ -86,6 +86,23 @@ def test_every_setting_is_stored_in_full(sqlite_url):
     assert c.config.to_json()["format"] == CONFIG_FORMAT
 
 
+def test_campaigns_with_several_objectives_store_the_cheaper_acquisition_defaults(sqlite_url):
+    from bo_loop.models.acquisition import MULTI_OBJECTIVE_DEFAULTS
+
+    two = [bl.Objective("y"), bl.Objective("z", "minimize")]
+    bl.Campaign.create("two", SPACE, objectives=two, storage=sqlite_url)
+    bl.Campaign.create("mine", SPACE, objectives=two, storage=sqlite_url,
+                       acquisition_settings={"mc_samples": 64})  # fmt: skip
+    bl.Campaign.create("one", SPACE, objectives=[bl.Objective("y")], storage=sqlite_url)
+    stored = {
+        n: bl.Campaign.load(n, storage=sqlite_url).config.acquisition
+        for n in ("two", "mine", "one")
+    }
+    assert stored["two"] == MULTI_OBJECTIVE_DEFAULTS
+    assert stored["mine"] == {**MULTI_OBJECTIVE_DEFAULTS, "mc_samples": 64}  # given keys win
+    assert stored["one"] == ACQUISITION_DEFAULTS  # one objective: unchanged
+
+
 def _stored_config(url: str) -> dict:
     engine = sa.create_engine(url)
     with engine.connect() as conn:

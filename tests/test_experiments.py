@@ -7,11 +7,13 @@ as `make bench` does (``experiments`` is not an installed package).
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,3 +156,60 @@ def test_large_history_smoke_times_every_operation_and_scores_both_gps(tmp_path:
         assert operation in text
     assert "| default GP (subset) |" in text and "| exact GP |" in text
     assert "SMOKE_TEST=1" in text and "load avg" in text
+
+
+def test_multi_objective_smoke_writes_one_file_per_run_and_the_report(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.multi_objective", "--methods", "random,bo_loop",
+         "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "SMOKE_TEST": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    for problem in ("branin_currin", "gramacy"):
+        for method in ("random", "bo_loop"):
+            run = json.loads((tmp_path / f"{problem}-{method}-0.json").read_text())
+            assert run["budget"] == len(run["records"]) == len(run["score_curve"]) == 6
+            assert run["final_score"] == run["score_curve"][-1]
+            assert all(r["ask_cpu_s"] >= 0 and r["tell_s"] >= 0 for r in run["records"])
+    assert set(
+        json.loads((tmp_path / "gramacy-bo_loop-0.json").read_text())["records"][0]["outcomes"]
+    ) == {"f", "c1", "c2"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "experiments.multi_objective", "--report", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert "| bo_loop | 1 |" in shown.stdout and "| random | 1 |" in shown.stdout
+    assert "### branin_currin" in shown.stdout and "### gramacy" in shown.stdout
+    assert "| bo_loop | 1 |" in (tmp_path / "report.md").read_text()
+
+
+def test_hypervolume_2d_matches_a_brute_force_count() -> None:
+    from experiments.outcome_problems import hypervolume_2d
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 1, size=(12, 2))
+    reference = (0.9, 0.8)
+    grid = (np.arange(400) + 0.5) / 400  # cell centres of the unit square
+    a, b = np.meshgrid(grid, grid)
+    cells = np.stack([a.ravel(), b.ravel()], axis=1)
+    dominated = np.zeros(len(cells), dtype=bool)
+    for p in points:
+        dominated |= (cells[:, 0] >= p[0]) & (cells[:, 1] >= p[1])
+    dominated &= (cells[:, 0] <= reference[0]) & (cells[:, 1] <= reference[1])
+    assert hypervolume_2d(points, reference) == pytest.approx(dominated.mean(), abs=5e-3)
+    assert hypervolume_2d(np.array([[0.95, 0.1]]), reference) == 0.0  # outside the reference
+
+
+def test_feasible_regret_is_infinite_until_a_feasible_point_and_never_rises() -> None:
+    from experiments.outcome_problems import GRAMACY_OPTIMUM, feasible_regret_curve, gramacy
+
+    problem = gramacy()
+    points = [{"x1": 0.0, "x2": 0.0}, {"x1": 1.0, "x2": 1.0}, {"x1": 0.5, "x2": 0.5},
+              {"x1": 0.8, "x2": 0.8}]  # fmt: skip
+    outcomes = [problem.evaluate(p) for p in points]
+    assert [problem.feasible(o) for o in outcomes] == [False, False, True, True]
+    assert feasible_regret_curve(problem, outcomes) == pytest.approx(
+        [math.inf, math.inf, 1.0 - GRAMACY_OPTIMUM, 1.0 - GRAMACY_OPTIMUM]
+    )

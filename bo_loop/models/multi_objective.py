@@ -57,6 +57,19 @@ from bo_loop.trial import Trial, TrialState
 #: Provenance key of the fitted surrogates' states, one per outcome.
 FITTED_STATES = "fitted_states"
 
+#: Width of the smooth feasibility weight of each outcome constraint, as a fraction of the
+#: constrained outcome's observed standard deviation (model units). BoTorch's ``eta`` (1e-3 in
+#: qLogNEI, 1e-2 in qLogNEHVI) is in the units the model sees, which Ax standardises but bo_loop
+#: does not: passed as is, it blurred feasibility over a band that depended on the unit a lab
+#: reports the outcome in (1e-3 of a percentage, or of a fraction, alike). Scaling by the spread
+#: makes the weight the same whatever the unit. 1e-3 is BoTorch's value on a standardised outcome;
+#: on Gramacy's problem 1e-3 and 1e-5 of the spread gave the same median feasible regret within
+#: the seeds' scatter (experiments/RESULTS.md, "Multiple outcomes").
+ETA_FRACTION = 1e-3
+
+#: Lower bound on the spread that ``eta`` scales with, for an outcome observed constant (sd 0).
+_MIN_SPREAD = 1e-9
+
 #: The standard normal, for probabilities of feasibility.
 _NORMAL = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
 
@@ -168,6 +181,19 @@ def _constraint_callables(
     return out
 
 
+def constraint_eta(outcomes: Outcomes, fits: Mapping[str, FittedModel]) -> Tensor:
+    """One smoothing width per outcome constraint (`ETA_FRACTION` of the constrained outcome's
+    observed standard deviation in model units, the units of the slack), in constraint order."""
+    etas = []
+    for c in outcomes.constraints:
+        Y = fits[c.name].model_Y
+        spread = float(Y.std()) if len(Y) > 1 else 0.0
+        if not math.isfinite(spread) or spread <= 0.0:  # constant: the values' own size
+            spread = float(Y.abs().max()) if len(Y) else 0.0
+        etas.append(ETA_FRACTION * max(spread, _MIN_SPREAD))
+    return torch.tensor(etas, dtype=torch.float64)
+
+
 def build_outcome_acquisition(
     outcomes: Outcomes,
     fits: Mapping[str, FittedModel],
@@ -195,6 +221,7 @@ def build_outcome_acquisition(
         *[SobolQMCNormalSampler(sample_shape=shape, seed=seed + i) for i in range(len(names))]
     )
     constraints = _constraint_callables(outcomes, fits) or None
+    eta = constraint_eta(outcomes, fits) if constraints else 1e-3  # the default is unused
     k = len(outcomes.objectives)
     if k >= 2:
         assert ref_point is not None
@@ -205,12 +232,13 @@ def build_outcome_acquisition(
         acq: AcquisitionFunction = qLogNoisyExpectedHypervolumeImprovement(
             model, ref_point=ref, X_baseline=X_baseline, sampler=sampler,
             objective=IdentityMCMultiOutputObjective(outcomes=list(range(k))),
-            constraints=constraints, X_pending=X_pending, prune_baseline=True, cache_root=False,
+            constraints=constraints, eta=eta, X_pending=X_pending, prune_baseline=True,
+            cache_root=False,
         )  # fmt: skip
         return acq, "qlognehvi"
     acq = qLogNoisyExpectedImprovement(
         model, X_baseline=X_baseline, sampler=sampler,
-        objective=GenericMCObjective(_first_output), constraints=constraints,
+        objective=GenericMCObjective(_first_output), constraints=constraints, eta=eta,
         X_pending=X_pending, prune_baseline=True, cache_root=False,
     )  # fmt: skip
     return acq, "qlognei_constrained"

@@ -178,3 +178,62 @@ def test_constrained_proposals_go_to_the_feasible_optimum_not_the_unconstrained_
     assert all(0.35 <= x <= 0.6 for x in proposed), proposed
     best = campaign.best()
     assert best is not None and best.params["x"] <= 0.5
+
+
+def _constrained_acquisition_values(unit: float) -> torch.Tensor:
+    """qLogNEI of y = 10 x subject to purity = 100 - 10 x >= 95, with purity measured in
+    ``unit`` (purity / unit, threshold 95 / unit), at a grid of x across the boundary x = 0.5."""
+    from bo_loop.models import acquisition, surrogates
+
+    space = bl.Space([bl.Real("x", 0, 1)])
+    outcomes = Outcomes((bl.Objective("y"),), (bl.OutcomeConstraint("purity", ">=", 95.0 / unit),))
+    xs = [0.05, 0.2, 0.35, 0.45, 0.55, 0.7, 0.9]
+    trials = [
+        Trial(
+            i, TrialState.COMPLETED, {"x": x}, values={"y": 10 * x, "purity": (100 - 10 * x) / unit}
+        )
+        for i, x in enumerate(xs)
+    ]
+    settings = surrogates.resolve_settings("gp", None)
+    fits = multi_objective.fit_outcome_models(space, outcomes, trials, 0, "gp", settings)
+    acq_settings = acquisition.resolve_settings({"mc_samples": 64})
+    acq, _ = multi_objective.build_outcome_acquisition(
+        outcomes, fits, space.encode([t.params for t in trials]), None, 0, acq_settings, None
+    )
+    grid = torch.linspace(0.3, 0.7, 41, dtype=torch.float64).reshape(-1, 1, 1)
+    with torch.no_grad():
+        return acq(grid)
+
+
+def test_constraint_smoothing_does_not_depend_on_the_outcomes_unit():
+    # BoTorch's eta (1e-3 in the outcome's own units) blurs feasibility over 1e-3 of purity
+    # in one unit and over 1e-3 of 1000 x purity in the other: the acquisition, and so the
+    # proposals, changed with the unit a lab reports purity in (issue 12, Gramacy benchmark).
+    # The smoothing scales with each constrained outcome's spread, so only the unit changes.
+    in_percent = _constrained_acquisition_values(1.0)
+    in_per_mille_of_percent = _constrained_acquisition_values(1000.0)
+    assert torch.isfinite(in_percent).all()
+    assert torch.allclose(in_percent, in_per_mille_of_percent, atol=1e-3, rtol=0)
+    # The best point is just inside the boundary x = 0.5; past it (x >= 0.55, purity <= 94.5)
+    # the log acquisition is far below that.
+    grid = torch.linspace(0.3, 0.7, 41, dtype=torch.float64)
+    assert 0.46 <= float(grid[in_percent.argmax()]) <= 0.5
+    assert float(in_percent[grid >= 0.55].max()) < float(in_percent.max()) - 5
+
+
+def test_constraint_eta_is_a_fraction_of_each_constrained_outcomes_spread():
+    outcomes = Outcomes((bl.Objective("y"),), (bl.OutcomeConstraint("purity", ">=", 95.0),))
+    space = bl.Space([bl.Real("x", 0, 1)])
+    from bo_loop.models import surrogates
+
+    settings = surrogates.resolve_settings("gp", None)
+    etas = []
+    for unit in (1.0, 1000.0):
+        trials = [_trial(i, {"y": float(i), "purity": (90.0 + i) / unit}) for i in range(4)]
+        for i, t in enumerate(trials):
+            t.params["x"] = i / 4
+        fits = multi_objective.fit_outcome_models(space, outcomes, trials, 0, "gp", settings)
+        etas.append(float(multi_objective.constraint_eta(outcomes, fits)[0]))
+    spread = float(torch.tensor([90.0, 91.0, 92.0, 93.0]).std())
+    assert etas[0] == pytest.approx(multi_objective.ETA_FRACTION * spread)
+    assert etas[1] == pytest.approx(etas[0] / 1000.0)
