@@ -171,9 +171,19 @@ def _context() -> Any:
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
+    """The log's entries. The monitor reads while writers append, so the last line may still be
+    half-written: it is left for the next read. A torn line anywhere else is an error."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    entries = []
+    for i, line in enumerate(lines):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise
+    return entries
 
 
 def create_campaign(url: str, effort: str = "cheap") -> bl.Campaign:
