@@ -95,9 +95,11 @@ class ModelViews:
         if within not in ("data", "space"):  # checked before the (possibly long) fit
             raise InvalidArgumentError(f"within must be 'data' or 'space', but got {within!r}.")
         if not self._config.outcomes.is_single:
+            config = self._config
             return recommend_outcomes(
-                self._config.outcomes, self.fitted_models(), float(risk_aversion), within=within
-            )
+                config.outcomes, self.fitted_models(), float(risk_aversion), within=within,
+                region=region_for(config.space, config.parameter_constraints, None),
+            )  # fmt: skip
         fitted = self.fitted_model()
         config = self._config
         return recommend_point(

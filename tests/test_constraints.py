@@ -213,3 +213,46 @@ def test_recommend_within_data_says_why_when_every_measured_point_breaks_a_const
     with pytest.raises(bl.BoLoopError, match=r"every measured setting breaks one of: water"):
         campaign.recommend()
     assert violations(campaign.recommend(within="space").params, [SUM, LIMIT]) == []
+
+
+@pytest.mark.parametrize("several", [True, False], ids=["two objectives", "outcome constraint"])
+def test_recommend_with_several_outcomes_respects_the_parameter_constraints(sqlite_url, several):
+    # Both outcomes rise with ethanol and temperature, so without the constraints the model's
+    # best settings (and the operator's own measured point) break LIMIT.
+    outcomes: dict = (
+        {"objectives": [bl.Objective("yield"), bl.Objective("purity")]}
+        if several
+        else {"objective": bl.Objective("yield"),
+              "outcome_constraints": [bl.OutcomeConstraint("purity", ">=", 0.0)]}
+    )  # fmt: skip
+    campaign = bl.Campaign.create(
+        "blend", MIXTURE[:4], storage=sqlite_url, seed=0, parameter_constraints=[SUM, LIMIT],
+        acquisition_settings={"num_restarts": 2, "raw_samples": 32}, **outcomes,
+    )  # fmt: skip
+
+    def measure(p):
+        return {"yield": 10 * p["ethanol"] + 0.1 * p["temperature"],
+                "purity": 5 * p["ethanol"] + 0.2 * p["temperature"] - p["water"]}  # fmt: skip
+
+    for t in campaign.ask(8):
+        campaign.tell(t.number, measure(t.params))
+    outside = {"water": 0.0, "ethanol": 1.0, "glycerol": 0.0, "temperature": 90.0}
+    campaign.add_observation(outside, measure(outside))
+    names = ["water", "ethanol", "glycerol", "temperature"]
+    for within in ("space", "data"):
+        rec = campaign.recommend(within=within)
+        rows = rec[names].to_dict("records") if several else [rec.params]
+        assert rows, within
+        for params in rows:
+            assert violations(params, [SUM, LIMIT]) == [], (within, params)
+            assert params != outside
+    # Every measured setting breaking a constraint: within="data" says so, "space" still works.
+    fresh = bl.Campaign.create(
+        "blend2", MIXTURE[:4], storage=sqlite_url, seed=0, parameter_constraints=[SUM, LIMIT],
+        acquisition_settings={"num_restarts": 2, "raw_samples": 32}, **outcomes,
+    )  # fmt: skip
+    for i in range(3):
+        point = {"water": 0.5, "ethanol": 0.5, "glycerol": 0.1 * i + 0.1, "temperature": 50.0}
+        fresh.add_observation(point, measure(point))
+    with pytest.raises(bl.BoLoopError, match=r"every measured setting breaks one of: water"):
+        fresh.recommend()

@@ -224,7 +224,7 @@ def recommend_point(
     kappa = float(risk_aversion)
     candidates = torch.unique(fitted.X, dim=0)
     if region is not None:
-        candidates = candidates[_inside(region, candidates)]
+        candidates = candidates[inside(region, candidates)]
         if within == "data" and not len(candidates):
             raise BoLoopError(
                 "within='data' recommends a measured setting that satisfies the parameter "
@@ -256,7 +256,7 @@ def recommend_point(
     )  # fmt: skip
 
 
-def _inside(region: Region, X: Tensor) -> Tensor:
+def inside(region: Region, X: Tensor) -> Tensor:
     """Which rows of ``X`` decode to settings satisfying every constraint (a boolean mask)."""
     rows = region.space.decode(X)
     return torch.tensor(

@@ -5,7 +5,7 @@
 the campaign has outcome constraints. Means lie within an objective's known bounds (clipped).
 
 ``recommend_outcomes`` ranks candidate settings (the measured ones; with ``within="space"`` a
-Sobol pool of the space too) by each objective's predicted mean (minus ``risk_aversion`` sds):
+pool spread over the space too; with parameter constraints only settings satisfying them) by each objective's predicted mean (minus ``risk_aversion`` sds):
 
 - several objectives: the candidates no other candidate beats in every objective (the model's
   estimated Pareto set), one row each;
@@ -30,9 +30,10 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from bo_loop.exceptions import BoLoopError
+from bo_loop.models.constrained import Region
 from bo_loop.models.fitting import FittedModel
 from bo_loop.models.multi_objective import clip, outcome_objective, p_feasible, predictions
-from bo_loop.models.recommend import Z95, Recommendation, misfit_at, parameter_rows
+from bo_loop.models.recommend import Z95, Recommendation, inside, misfit_at, parameter_rows
 from bo_loop.outcomes import Outcomes, non_dominated
 
 #: The probability of feasibility a recommended point needs (when any candidate reaches it).
@@ -63,14 +64,30 @@ def predict_outcomes(
     return pd.DataFrame(out, index=frame.index, columns=columns)
 
 
-def _candidates(fits: Mapping[str, FittedModel], within: str, seed: int) -> Tensor:
+def _candidates(
+    fits: Mapping[str, FittedModel], within: str, seed: int, region: Region | None
+) -> Tensor:
+    """The measured settings (those satisfying the parameter constraints), plus with
+    ``within="space"`` a pool spread over the space (or over the constrained region)."""
     space = next(iter(fits.values())).space
     X = torch.unique(torch.cat([f.X for f in fits.values()]), dim=0)
+    if region is not None:
+        X = X[inside(region, X)]
+        if within == "data" and not len(X):
+            raise BoLoopError(
+                "within='data' recommends a measured setting that satisfies the parameter "
+                "constraints, but every measured setting breaks one of: "
+                f"{'; '.join(str(c) for c in region.constraints)}. Use within='space'."
+            )
     if within == "space":
-        pool = SobolEngine(space.dim, scramble=True, seed=seed).draw(
-            SPACE_POOL, dtype=torch.float64
-        )
-        X = torch.cat([X, space.round_to_grid(space.from_unit_cube(pool))])
+        if region is None:
+            pool = SobolEngine(space.dim, scramble=True, seed=seed).draw(
+                SPACE_POOL, dtype=torch.float64
+            )
+            pool = space.round_to_grid(space.from_unit_cube(pool))
+        else:
+            pool = region.sample(SPACE_POOL, seed)
+        X = torch.cat([X, pool])
     return X
 
 
@@ -104,6 +121,7 @@ def recommend_outcomes(
     risk_aversion: float = 0.0,
     *,
     within: str = "data",
+    region: Region | None = None,
 ) -> pd.DataFrame | Recommendation:
     """The model's estimated Pareto set (several objectives) or best feasible setting (one).
 
@@ -115,7 +133,7 @@ def recommend_outcomes(
     """
     first = next(iter(fits.values()))
     space, kappa = first.space, float(risk_aversion)
-    X = _candidates(fits, within, first.seed)
+    X = _candidates(fits, within, first.seed, region)
     pf, ok = _eligible(outcomes, fits, X)
     X, pf = X[ok.bool()], pf[ok.bool()]
     scores = []
