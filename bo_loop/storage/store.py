@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -215,7 +216,7 @@ def read_trial(
 
 
 def _trial_record(
-    row: TrialRow,
+    row: TrialRow | SimpleNamespace,
     values: Mapping[str, float],
     objective: str | None = None,
     outcomes: Sequence[str] = (),
@@ -259,33 +260,52 @@ def insert_trials(
         )
     )
     now = utcnow()
-    made: list[Trial] = []
     names = _names(objective, outcomes)
-    for offset, item in enumerate(new):
+    if not new:
+        return []
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "number": int(start or 0) + offset,
+            "state": item.state.value,
+            "params": item.params,
+            "source": item.source,
+            "provenance": item.provenance,
+            "created_at": now,
+            "finished_at": now if item.state.is_finished else None,
+            "reason": None,
+        }
+        for offset, item in enumerate(new)
+    ]
+    # One multi-row INSERT per table (ids returned in row order), not a flush per trial: an
+    # import of 10,000 rows spent 90 % of its time in 30,000 single-row ORM flushes.
+    ids = session.scalars(
+        insert(TrialRow).returning(TrialRow.id, sort_by_parameter_order=True), rows
+    ).all()
+    observations: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    made: list[Trial] = []
+    for item, trial_id, row in zip(new, ids, rows, strict=True):
         values = item.measured(objective)
-        finished = item.state.is_finished
-        row = TrialRow(
-            campaign_id=campaign_id,
-            number=int(start or 0) + offset,
-            state=item.state.value,
-            params=item.params,
-            source=item.source,
-            provenance=item.provenance,
-            created_at=now,
-            finished_at=now if finished else None,
-        )
-        session.add(row)
-        session.flush()
         assert item.state is not TrialState.COMPLETED or values
-        for name, v in values.items():
-            session.add(ObservationRow(trial_id=row.id, name=name, value=v, created_at=now))
+        observations += [
+            {"trial_id": trial_id, "name": name, "value": v, "created_at": now}
+            for name, v in values.items()
+        ]
         action = "ask" if item.state is TrialState.PENDING and not values else "add"
+        event = {
+            "campaign_id": campaign_id, "trial_id": trial_id, "action": action,
+            "old_state": None, "new_state": item.state.value, "old_value": None, "reason": None,
+            "created_at": now,
+        }  # fmt: skip
         if not values:
-            _log(session, row, action, None, item.state, None, None, None, now)
-        for name, v in values.items():
-            _log(session, row, action, None, item.state, None, v, None, now, outcome=name)
-        made.append(_trial_record(row, values, objective, names))
-    session.flush()
+            events.append({**event, "new_value": None, "outcome": None})
+        events += [{**event, "new_value": v, "outcome": name} for name, v in values.items()]
+        made.append(_trial_record(SimpleNamespace(**row), values, objective, names))
+    if observations:
+        session.execute(insert(ObservationRow), observations)
+    if events:
+        session.execute(insert(TrialEventRow), events)
     return made
 
 
