@@ -92,14 +92,14 @@ def test_campaigns_with_several_objectives_store_the_cheaper_acquisition_default
     two = [bl.Objective("y"), bl.Objective("z", "minimize")]
     bl.Campaign.create("two", SPACE, objectives=two, storage=sqlite_url)
     bl.Campaign.create("mine", SPACE, objectives=two, storage=sqlite_url,
-                       acquisition_settings={"mc_samples": 64})  # fmt: skip
+                       acquisition_settings={"mc_samples": 32})  # fmt: skip
     bl.Campaign.create("one", SPACE, objectives=[bl.Objective("y")], storage=sqlite_url)
     stored = {
         n: bl.Campaign.load(n, storage=sqlite_url).config.acquisition
         for n in ("two", "mine", "one")
     }
     assert stored["two"] == MULTI_OBJECTIVE_DEFAULTS
-    assert stored["mine"] == {**MULTI_OBJECTIVE_DEFAULTS, "mc_samples": 64}  # given keys win
+    assert stored["mine"] == {**MULTI_OBJECTIVE_DEFAULTS, "mc_samples": 32}  # given keys win
     assert stored["one"] == ACQUISITION_DEFAULTS  # one objective: unchanged
 
 

@@ -343,7 +343,10 @@ def propose_outcomes(
         predicted = predictions(outcomes, fits, candidates)
         feasible = p_feasible(outcomes, fits, candidates) if outcomes.constraints else None
         with torch.no_grad():
-            alone = make(X_pending)(candidates.unsqueeze(1)).reshape(-1)
+            # One point: ``acq`` itself (it was built with the same pending points); a round's
+            # sequential optimisation changes its pending points, so each is scored afresh.
+            scorer = acq if n == 1 else make(X_pending)
+            alone = scorer(candidates.unsqueeze(1)).reshape(-1)
     states = {name: f.state for name, f in fits.items()}
     meta: dict[str, Any] = {
         "generator": surrogate, "surrogate": surrogate, "acquisition": acq_name,
