@@ -31,7 +31,7 @@ from bo_loop.models.propose import propose
 from bo_loop.objective import Objective
 from bo_loop.outcomes import OutcomeConstraint
 from bo_loop.space import Parameter, Space
-from bo_loop.storage import Database, store
+from bo_loop.storage import Database, store, trial_writes
 from bo_loop.storage.outcomes import tell_values
 from bo_loop.tell_checks import parse_round
 from bo_loop.trial import Trial, TrialState
@@ -210,9 +210,12 @@ class Campaign(ModelViews, Corrections, DataEntry, OutcomeViews):
             )  # fmt: skip
             extra = {"fixed": held} if held else {}
             new = [
-                store.NewTrial(p.params, "bo_loop", {**p.provenance, **extra}) for p in proposals
+                trial_writes.NewTrial(p.params, "bo_loop", {**p.provenance, **extra})
+                for p in proposals
             ]
-            return store.insert_trials(session, record.id, value_name(c.outcomes), new, names)
+            return trial_writes.insert_trials(
+                session, record.id, value_name(c.outcomes), new, names
+            )
 
         return self._db.run(work)
 
@@ -277,7 +280,7 @@ class Campaign(ModelViews, Corrections, DataEntry, OutcomeViews):
             raise InvalidArgumentError(f"reason must be a string, but got {reason!r}.")
         outcomes = self._config.outcomes
         return self._db.run(
-            lambda s: store.finish_trial(
+            lambda s: trial_writes.finish_trial(
                 s, self._id, number, state, objective=value_name(outcomes), value=value,
                 reason=reason, action=action, outcomes=outcomes.names,
             )
@@ -324,7 +327,9 @@ class Campaign(ModelViews, Corrections, DataEntry, OutcomeViews):
         if not round_:
             return []
         return self._db.run(
-            lambda s: store.finish_trials(s, self._id, value_name(outcomes), round_, outcomes.names)
+            lambda s: trial_writes.finish_trials(
+                s, self._id, value_name(outcomes), round_, outcomes.names
+            )
         )
 
     # -- reading ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from bo_loop.infer import infer_space
 from bo_loop.objective import Objective
 from bo_loop.outcomes import OutcomeConstraint, Outcomes
 from bo_loop.space import Parameter, Space
-from bo_loop.storage import Database, store
+from bo_loop.storage import Database, store, trial_writes
 from bo_loop.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -78,11 +78,13 @@ class DataEntry:
         return ImportReport(added=added, rejected=rejected)
 
     def _insert_locked(
-        self, session: Session, items: Sequence[store.NewTrial]
+        self, session: Session, items: Sequence[trial_writes.NewTrial]
     ) -> builtins.list[Trial]:
         record = store.get_campaign(session, self.name, lock=True)
         outcomes = self._config.outcomes
-        return store.insert_trials(session, record.id, value_name(outcomes), items, outcomes.names)
+        return trial_writes.insert_trials(
+            session, record.id, value_name(outcomes), items, outcomes.names
+        )
 
     @classmethod
     def from_dataframe(
@@ -140,7 +142,9 @@ class DataEntry:
         def work(session: Session) -> store.CampaignRecord:
             record = store.create_campaign(session, name, config)
             if items:
-                store.insert_trials(session, record.id, value_name(outcomes), items, outcomes.names)
+                trial_writes.insert_trials(
+                    session, record.id, value_name(outcomes), items, outcomes.names
+                )
             return record
 
         db = Database(storage)
@@ -154,20 +158,20 @@ def value_name(outcomes: Outcomes) -> str | None:
 
 def _measured(
     params: dict[str, Any], provenance: dict[str, Any], values: dict[str, float], outcomes: Outcomes
-) -> store.NewTrial:
+) -> trial_writes.NewTrial:
     """A manual trial: COMPLETED with every outcome, else PENDING for the missing ones."""
     complete = all(n in values for n in outcomes.names)
     state = TrialState.COMPLETED if complete else TrialState.PENDING
     if outcomes.is_single:
-        return store.NewTrial(params, "manual", provenance, state, values[outcomes.names[0]])
-    return store.NewTrial(params, "manual", provenance, state, values=values)
+        return trial_writes.NewTrial(params, "manual", provenance, state, values[outcomes.names[0]])
+    return trial_writes.NewTrial(params, "manual", provenance, state, values=values)
 
 
 def _imported(
     valid: Sequence[tuple[dict[str, Any], dict[str, float]]],
     outcomes: Outcomes,
     constraints: Sequence[LinearConstraint] = (),
-) -> list[store.NewTrial]:
+) -> list[trial_writes.NewTrial]:
     """Validated imported rows as trials of source "manual" (flagged as `_flagged`)."""
     return [
         _measured(

@@ -8,7 +8,7 @@ from bo_loop.config import check_int
 from bo_loop.exceptions import BoLoopError, InvalidArgumentError
 from bo_loop.objective import Objective
 from bo_loop.outcomes import Outcomes
-from bo_loop.storage.store import Finish
+from bo_loop.storage.trial_writes import Finish
 from bo_loop.trial import TrialState
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bo_loop.exceptions import TrialStateError
-from bo_loop.storage.store import _log, _refuse, _stored_values, read_trial, utcnow
+from bo_loop.storage.store import _log, read_trial, utcnow
 from bo_loop.storage.tables import ObservationRow, TrialRow
+from bo_loop.storage.trial_writes import _refuse, _stored_values
 from bo_loop.trial import Trial, TrialState
 
 
