@@ -16,6 +16,7 @@ is told the objective plus ``PENALTY`` times the summed violation, as its users 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -188,7 +189,9 @@ def run_bo_loop(
     objectives = [bl.Objective(n, g) for n, g in problem.objectives]
     several = len(objectives) > 1
     campaign = bl.Campaign.create(
-        f"{problem.name}-{seed}",
+        # In-memory SQLite is one database per process: variants run in one process need
+        # their own names.
+        f"{problem.name}-{seed}-{uuid.uuid4().hex[:8]}",
         [bl.Real(p["name"], p["low"], p["high"]) for p in problem.params],
         objective=None if several else objectives[0],
         objectives=objectives if several else None,
@@ -288,6 +291,21 @@ def run_bo_loop_acq_256_512_10(problem: OutcomeProblem, seed: int) -> list[Recor
     return run_bo_loop(problem, seed, {"mc_samples": 256, "raw_samples": 512, "num_restarts": 10})
 
 
+def run_bo_loop_acq_64_256_5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with 64 MC samples (half of `CHEAP_ACQUISITION`'s), for the cost of an ask."""
+    return run_bo_loop(problem, seed, {"mc_samples": 64, "raw_samples": 256, "num_restarts": 5})
+
+
+def run_bo_loop_acq_64_128_5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with 64 MC samples and 128 raw samples, for the cost of an ask."""
+    return run_bo_loop(problem, seed, {"mc_samples": 64, "raw_samples": 128, "num_restarts": 5})
+
+
+def run_bo_loop_acq_64_256_3(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with 64 MC samples, 256 raw samples and 3 restarts, for the cost of an ask."""
+    return run_bo_loop(problem, seed, {"mc_samples": 64, "raw_samples": 256, "num_restarts": 3})
+
+
 METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop": run_bo_loop,
     "ax": run_ax,
@@ -297,6 +315,9 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_noise_prior_m12": run_bo_loop_noise_prior_m12,
     "bo_loop_acq_128_256_5": run_bo_loop_acq_128_256_5,
     "bo_loop_acq_256_512_10": run_bo_loop_acq_256_512_10,
+    "bo_loop_acq_64_256_5": run_bo_loop_acq_64_256_5,
+    "bo_loop_acq_64_128_5": run_bo_loop_acq_64_128_5,
+    "bo_loop_acq_64_256_3": run_bo_loop_acq_64_256_3,
     "bo_loop_eta_1e3": run_bo_loop_eta_1e3,
     "bo_loop_eta_1e5": run_bo_loop_eta_1e5,
     "bo_loop_noise_prior_m12_eta_1e5": run_bo_loop_noise_prior_m12_eta_1e5,
