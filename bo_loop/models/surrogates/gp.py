@@ -12,9 +12,11 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
+from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior
+from gpytorch.priors import GammaPrior, LogNormalPrior
 from torch import Tensor
 
 from bo_loop.models.settings import Rules, defaults, flag, integer, one_of, real
@@ -52,6 +54,12 @@ from bo_loop.models.surrogates.gp_subset import fit_subset_gp, uses_subset
 #:   2,000 rows 2.5 s, with a held-out RMSE no worse than the exact GP's (0.226 against 0.231;
 #:   experiments/results/large_history*.md). Campaigns stored before this setting existed read it
 #:   as null (`surrogates.stored_settings`): they keep proposing as they did.
+#: - ``noise_prior_loc`` and ``noise_floor``: the noise variance (of the standardised outcome) has
+#:   a LogNormal(``noise_prior_loc``, 1) prior and cannot go below ``noise_floor``; the defaults
+#:   are BoTorch's (-4: median 0.018, floor 1e-4). On noise-free outcomes that prior keeps a
+#:   nugget of ~1 % of the outcome's sd, which on Gramacy's constrained problem left the
+#:   constraint's posterior too uncertain at its boundary (experiments/RESULTS.md, "Multiple
+#:   outcomes"); -12 and 1e-6 let a GP nearly interpolate data that has no noise.
 RULES: Rules = {
     "kernel": ("matern_gamma", one_of("matern_gamma", "rbf_dim_scaled")),
     "lengthscale_rate": (6.0, real(0.0, low_open=True)),
@@ -63,7 +71,13 @@ RULES: Rules = {
     "fit_rows": (300, integer(2)),
     "condition_rows": (2000, integer(2)),
     "near_incumbent_share": (0.25, real(0.0, 1.0)),
+    "noise_prior_loc": (-4.0, real(-30.0, 5.0)),
+    "noise_floor": (1e-4, real(1e-10, 1.0)),
 }
+
+#: BoTorch's own noise prior and floor (`get_gaussian_likelihood_with_lognormal_prior`): with
+#: these the GP is built with BoTorch's likelihood, exactly as before the settings existed.
+_BOTORCH_NOISE = (-4.0, 1e-4)
 
 
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
@@ -149,6 +163,7 @@ def fit_gp(
         return SingleTaskGP(
             X, Y, outcome_transform=outcome_transform, input_transform=one_hot,
             covar_module=covar_module(kernel, dims, settings["lengthscale_rate"]),
+            likelihood=likelihood(settings),
         )  # fmt: skip
 
     def fit_exact(X: Tensor, Y: Tensor) -> SingleTaskGP:
@@ -178,6 +193,19 @@ def fit_gp(
         return ClosedFormGP(model, train_X)
     model.conditioned_X = train_X  # the subset, when there is one (`FittedModel.baseline`)
     return model
+
+
+def likelihood(settings: Mapping[str, Any]) -> GaussianLikelihood | None:
+    """The Gaussian likelihood of the settings' noise prior and floor; None (BoTorch's own) for
+    BoTorch's values."""
+    loc, floor = settings["noise_prior_loc"], settings["noise_floor"]
+    if (loc, floor) == _BOTORCH_NOISE:
+        return None
+    prior = LogNormalPrior(loc=loc, scale=1.0)
+    start = max(float(prior.mode), floor)
+    return GaussianLikelihood(
+        noise_prior=prior, noise_constraint=GreaterThan(floor, transform=None, initial_value=start)
+    )
 
 
 #: A GP config stored without ``exact_max_rows`` ran an exact GP at any size.

@@ -102,3 +102,40 @@ def test_each_gp_ask_stores_its_fit_and_the_next_starts_there(sqlite_url, monkey
     assert starts[0] is None  # the first fit of the campaign starts from the priors
     assert starts[1] == first.provenance["fitted_state"]
     assert set(second.provenance["fitted_state"]) == set(first.provenance["fitted_state"])
+
+
+def test_the_noise_settings_default_to_botorchs_likelihood_and_can_let_a_gp_interpolate():
+    X, Y = data(25)  # noise-free
+    default = fit(X, Y)
+    # BoTorch's prior (LogNormal(-4, 1), floor 1e-4) holds a nugget on noise-free data ...
+    assert default.likelihood.noise_covar.noise_prior.loc == -4.0
+    assert float(default.likelihood.noise.detach()) > 1e-4
+    # ... the low-noise settings let the same data be nearly interpolated.
+    low = fit(X, Y, noise_prior_loc=-12.0, noise_floor=1e-6)
+    noise = float(low.likelihood.noise.detach())
+    assert 1e-6 <= noise < 1e-4
+    assert float(low.likelihood.noise_covar.raw_noise_constraint.lower_bound) == pytest.approx(1e-6)
+    # The closed-form posterior and the fast fit read the settings from the model: at a training
+    # point the low-noise GP's sd is an order of magnitude below the default one's.
+    bounds = torch.stack([torch.zeros(3), torch.ones(3)]).to(torch.float64)
+    sds = []
+    for settings in ({}, {"noise_prior_loc": -12.0, "noise_floor": 1e-6}):
+        model = gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0,
+                          settings=resolve_settings("gp", settings))  # fmt: skip
+        sds.append(float(model.posterior(X[:1]).variance.sqrt()))
+    assert sds[1] < sds[0] / 10
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"noise_floor": 0.0}, r"'noise_floor' .*noise_floor=0.0"),
+        ({"noise_floor": 2.0}, r"'noise_floor' .*noise_floor=2.0"),
+        ({"noise_prior_loc": "low"}, r"'noise_prior_loc' .*number"),
+    ],
+)
+def test_bad_noise_settings_are_refused_at_create(sqlite_url, settings, message):
+    with pytest.raises(bl.SettingsError, match=message):
+        bl.Campaign.create(
+            "c", [bl.Real("x", 0, 1)], "y", storage=sqlite_url, surrogate_settings=settings
+        )
