@@ -278,4 +278,3 @@ def test_a_stored_campaign_keeps_the_batch_acquisition_it_ran_with(sqlite_url, m
     assert CampaignConfig.from_json(c.config.to_json()).acquisition["batch"] == "qlognei"
     new = bl.Campaign.create("new", SPACE, "y", storage=sqlite_url)
     assert new.config.acquisition["batch"] == "qlogei"
-

@@ -88,4 +88,3 @@ def test_a_batch_starts_where_a_single_ask_would():
     nxt = run(trials + pending, 1, design_size=6)
     assert nxt[0].provenance["acquisition"] == "logei_qlognei"
     assert nxt[0].params not in [p.params for p in four[:2]]
-
