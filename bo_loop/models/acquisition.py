@@ -119,7 +119,7 @@ def build_acquisition(
         return LogExpectedImprovement(model, best_f=Y.max()), "logei"
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([settings["mc_samples"]]), seed=seed)
     if settings["batch"] == "qlogei":
-        joint = qLogExpectedImprovement(model, best_f=Y.max(), sampler=sampler)
+        joint: AcquisitionFunction = qLogExpectedImprovement(model, best_f=Y.max(), sampler=sampler)
         return FirstByLogEI(model, Y.max(), joint, X_pending), "qlogei"
     if settings["batch"] == "logei_qlognei":
         # Pruning the baseline draws from torch's generator: forked, so that the first point's
