@@ -202,7 +202,8 @@ class CampaignConfig:
             # are those constants' values, so old campaigns propose as they did; a setting added
             # since takes the value the campaign ran with (`Surrogate.legacy`).
             surrogate_settings=surrogates.stored_settings(surrogate["name"], surrogate["settings"]),
-            acquisition=acquisition.resolve_settings(raw.get("acquisition")),
+            # A setting added since takes the value the campaign ran with (`acquisition.LEGACY`).
+            acquisition=acquisition.stored_settings(raw.get("acquisition")),
             initial_design_size=raw.get("initial_design_size"),
             parameter_constraints=tuple(
                 LinearConstraint.from_config(c) for c in raw.get("parameter_constraints", [])

@@ -92,6 +92,7 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp", q: int = 1) 
             seed=seed,
             surrogate_settings=overrides["surrogate_settings"],
             acquisition_settings=overrides["acquisition_settings"],
+            initial_design_size=overrides.get("initial_design_size"),
         )
 
         # CPU seconds of this process per evaluation as well as run_rounds' wall seconds (the
@@ -123,12 +124,12 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp", q: int = 1) 
 
 #: Environment variable holding ``NAME=VALUE,...`` settings of bo_loop variants
 #: (``--bo-loop-set``), so the harness can measure a setting before making it the default. A name
-#: is an acquisition setting (``num_restarts``) or a surrogate's (``gp.fit_maxiter``,
-#: ``dngo.ensemble``); values are JSON.
+#: is an acquisition setting (``num_restarts``), a surrogate's (``gp.fit_maxiter``,
+#: ``dngo.ensemble``) or ``initial_design_size``; values are JSON.
 OVERRIDES_ENV = "BO_LOOP_BENCH_SET"
 
 
-def parse_settings(text: str, surrogate: str = "gp") -> dict[str, dict[str, Any]]:
+def parse_settings(text: str, surrogate: str = "gp") -> dict[str, Any]:
     """``Campaign.create`` keyword arguments from ``NAME=VALUE,...`` (see `OVERRIDES_ENV`).
 
     Settings of another surrogate than ``surrogate`` are ignored, so one ``--bo-loop-set`` serves
@@ -136,7 +137,7 @@ def parse_settings(text: str, surrogate: str = "gp") -> dict[str, dict[str, Any]
     """
     from bo_loop.models import acquisition, surrogates
 
-    out: dict[str, dict[str, Any]] = {"surrogate_settings": {}, "acquisition_settings": {}}
+    out: dict[str, Any] = {"surrogate_settings": {}, "acquisition_settings": {}}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, raw = item.partition("=")
         owner, _, key = name.rpartition(".")
@@ -147,6 +148,8 @@ def parse_settings(text: str, surrogate: str = "gp") -> dict[str, dict[str, Any]
                 out["surrogate_settings"][key] = json.loads(raw)
         elif key in acquisition.RULES:
             out["acquisition_settings"][key] = json.loads(raw)
+        elif key == "initial_design_size":
+            out[key] = json.loads(raw)
         else:
             raise SystemExit(f"{name!r} is no acquisition setting ({sorted(acquisition.RULES)})")
     surrogates.resolve_settings(surrogate, out["surrogate_settings"])  # refused before any run

@@ -98,6 +98,18 @@ def test_round_sizes_keep_the_budget() -> None:
         round_sizes(20, 0)
 
 
+def test_batch_diagnosis_replays_a_stored_run() -> None:
+    from experiments.batch_diagnosis import diagnose, load_run
+
+    run = load_run(ROOT / "experiments/results/batch/q4/bo_loop_gp_qlognei.jsonl", "branin", 4)
+    out = diagnose(run, 8, mc_samples=32)
+    assert out["n"] == 8 and 1 <= out["baseline_kept"] <= 8
+    assert out["best_observed"] == min(r["observed"] for r in run["records"][:8])
+    assert out["posterior_sd_at_best"] > 0 and out["nei_incumbent_sd"] > 0
+    for name in ("logei", "qlognei"):
+        assert 0 <= out[f"{name}_distance"] <= math.sqrt(2) and out[f"{name}_regret"] >= 0
+
+
 def test_batch_size_below_one_is_refused(tmp_path: Path) -> None:
     done = _compare("--smoke", "--batch-size", "0", "--out", str(tmp_path), "--no-progress")
     assert done.returncode != 0

@@ -71,3 +71,20 @@ def test_the_acquisition_settings_are_used():
     with pytest.raises(KeyError):  # proves the settings reach the optimiser: none are defaulted
         propose(SPACE, OBJECTIVE, trials, 1, seed=3, surrogate="gp",
                 settings=resolve_settings("gp", {}), acquisition={}, design_size=6)  # fmt: skip
+
+
+def test_a_batch_starts_where_a_single_ask_would():
+    # The default batch acquisition ("logei_qlognei") scores a batch's first point by LogEI, the
+    # single-point acquisition, and the rest by qLogNEI with the points before them pending;
+    # qLogNEI for every point ("qlognei", before) chose another first point here.
+    trials = completed_from(run([], 6))
+    one = run(trials, 1, design_size=6)
+    four = run(trials, 4, design_size=6)
+    assert four[0].params == one[0].params
+    assert [p.provenance["acquisition"] for p in four] == ["logei_qlognei"] * 4
+    assert len({tuple(sorted(p.params.items())) for p in four}) == 4
+    # A point asked while others are pending is scored jointly with them, from the same rule.
+    pending = [Trial(6 + i, TrialState.PENDING, p.params) for i, p in enumerate(four[:2])]
+    nxt = run(trials + pending, 1, design_size=6)
+    assert nxt[0].provenance["acquisition"] == "logei_qlognei"
+    assert nxt[0].params not in [p.params for p in four[:2]]
