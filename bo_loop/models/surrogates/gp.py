@@ -54,9 +54,9 @@ from bo_loop.models.surrogates.gp_subset import fit_subset_gp, uses_subset
 #:   2,000 rows 2.5 s, with a held-out RMSE no worse than the exact GP's (0.226 against 0.231;
 #:   experiments/results/large_history*.md). Campaigns stored before this setting existed read it
 #:   as null (`surrogates.stored_settings`): they keep proposing as they did.
-#: - ``noise_prior_loc`` and ``noise_floor``: the noise variance (of the standardised outcome) has
-#:   a LogNormal(``noise_prior_loc``, 1) prior and cannot go below ``noise_floor``; the defaults
-#:   are BoTorch's (-4: median 0.018, floor 1e-4). On noise-free outcomes that prior keeps a
+#: - ``noise_prior_loc``, ``noise_prior_scale`` and ``noise_floor``: the noise variance (of the
+#:   standardised outcome) has a LogNormal(``noise_prior_loc``, ``noise_prior_scale``) prior and
+#:   cannot go below ``noise_floor``; the defaults are BoTorch's (-4, 1: median 0.018; 1e-4). On noise-free outcomes that prior keeps a
 #:   nugget of ~1 % of the outcome's sd, which on Gramacy's constrained problem left the
 #:   constraint's posterior too uncertain at its boundary (experiments/RESULTS.md, "Multiple
 #:   outcomes"); -12 and 1e-6 let a GP nearly interpolate data that has no noise.
@@ -72,12 +72,13 @@ RULES: Rules = {
     "condition_rows": (2000, integer(2)),
     "near_incumbent_share": (0.25, real(0.0, 1.0)),
     "noise_prior_loc": (-4.0, real(-30.0, 5.0)),
+    "noise_prior_scale": (1.0, real(0.05, 10.0)),
     "noise_floor": (1e-4, real(1e-10, 1.0)),
 }
 
 #: BoTorch's own noise prior and floor (`get_gaussian_likelihood_with_lognormal_prior`): with
 #: these the GP is built with BoTorch's likelihood, exactly as before the settings existed.
-_BOTORCH_NOISE = (-4.0, 1e-4)
+_BOTORCH_NOISE = (-4.0, 1.0, 1e-4)
 
 
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
@@ -198,10 +199,11 @@ def fit_gp(
 def likelihood(settings: Mapping[str, Any]) -> GaussianLikelihood | None:
     """The Gaussian likelihood of the settings' noise prior and floor; None (BoTorch's own) for
     BoTorch's values."""
-    loc, floor = settings["noise_prior_loc"], settings["noise_floor"]
-    if (loc, floor) == _BOTORCH_NOISE:
+    loc, scale = settings["noise_prior_loc"], settings["noise_prior_scale"]
+    floor = settings["noise_floor"]
+    if (loc, scale, floor) == _BOTORCH_NOISE:
         return None
-    prior = LogNormalPrior(loc=loc, scale=1.0)
+    prior = LogNormalPrior(loc=loc, scale=scale)
     start = max(float(prior.mode), floor)
     return GaussianLikelihood(
         noise_prior=prior, noise_constraint=GreaterThan(floor, transform=None, initial_value=start)

@@ -132,6 +132,7 @@ def test_the_noise_settings_default_to_botorchs_likelihood_and_can_let_a_gp_inte
         ({"noise_floor": 0.0}, r"'noise_floor' .*noise_floor=0.0"),
         ({"noise_floor": 2.0}, r"'noise_floor' .*noise_floor=2.0"),
         ({"noise_prior_loc": "low"}, r"'noise_prior_loc' .*number"),
+        ({"noise_prior_scale": 0.0}, r"'noise_prior_scale' .*noise_prior_scale=0.0"),
     ],
 )
 def test_bad_noise_settings_are_refused_at_create(sqlite_url, settings, message):
