@@ -129,6 +129,15 @@ def run_bo_loop(problem: Problem, seed: int, surrogate: str = "gp", q: int = 1) 
 OVERRIDES_ENV = "BO_LOOP_BENCH_SET"
 
 
+def results_path(given: Path | None, given_out: Path | None, out: Path, smoke: bool) -> Path:
+    """Where the Markdown report goes: ``--results`` when given; experiments/RESULTS.md only for
+    a full run into the default folders; otherwise beside the run's data (``out``), so a variant
+    run elsewhere (``--out /tmp/...``) never replaces the project's report with a partial one."""
+    if given is not None:
+        return given
+    return DEFAULT_RESULTS if not smoke and given_out is None else out / "RESULTS.md"
+
+
 def parse_settings(text: str, surrogate: str = "gp") -> dict[str, Any]:
     """``Campaign.create`` keyword arguments from ``NAME=VALUE,...`` (see `OVERRIDES_ENV`).
 
@@ -338,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if q > 1:
         base_out = (base_out.parent / "batch_smoke" if smoke_mode else BATCH_ROOT) / f"q{q}"
     out = opts.out or base_out
-    results = opts.results or (out / "RESULTS.md" if smoke_mode else DEFAULT_RESULTS)
+    results = results_path(opts.results, opts.out, out, smoke_mode)
     default_methods = SMOKE_METHODS if smoke_mode else tuple(METHODS)
     methods = _names(opts.methods, list(METHODS), "methods") if opts.methods else default_methods
     names = _names(opts.problems, list(PROBLEMS), "problems") if opts.problems else list(PROBLEMS)

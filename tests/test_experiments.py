@@ -226,3 +226,16 @@ def test_feasible_regret_is_infinite_until_a_feasible_point_and_never_rises() ->
     assert feasible_regret_curve(problem, outcomes) == pytest.approx(
         [math.inf, math.inf, 1.0 - GRAMACY_OPTIMUM, 1.0 - GRAMACY_OPTIMUM]
     )
+
+
+def test_a_run_into_another_folder_never_rewrites_the_projects_report(tmp_path: Path) -> None:
+    # A variant run with --out /tmp/x used to rewrite experiments/RESULTS.md from /tmp/x's data
+    # alone, dropping every other section.
+    from experiments.compare import DEFAULT_OUT, DEFAULT_RESULTS, results_path
+
+    elsewhere = tmp_path / "variant"
+    assert results_path(None, elsewhere, elsewhere, smoke=False) == elsewhere / "RESULTS.md"
+    assert results_path(None, None, DEFAULT_OUT, smoke=False) == DEFAULT_RESULTS
+    assert results_path(None, None, tmp_path, smoke=True) == tmp_path / "RESULTS.md"
+    given = tmp_path / "mine.md"
+    assert results_path(given, elsewhere, elsewhere, smoke=False) == given
