@@ -54,12 +54,16 @@ from bo_loop.models.surrogates.gp_subset import fit_subset_gp, uses_subset
 #:   2,000 rows 2.5 s, with a held-out RMSE no worse than the exact GP's (0.226 against 0.231;
 #:   experiments/results/large_history*.md). Campaigns stored before this setting existed read it
 #:   as null (`surrogates.stored_settings`): they keep proposing as they did.
-#: - ``noise_prior_loc``, ``noise_prior_scale`` and ``noise_floor``: the noise variance (of the
-#:   standardised outcome) has a LogNormal(``noise_prior_loc``, ``noise_prior_scale``) prior and
-#:   cannot go below ``noise_floor``; the defaults are BoTorch's (-4, 1: median 0.018; 1e-4). On noise-free outcomes that prior keeps a
-#:   nugget of ~1 % of the outcome's sd, which on Gramacy's constrained problem left the
-#:   constraint's posterior too uncertain at its boundary (experiments/RESULTS.md, "Multiple
-#:   outcomes"); -12 and 1e-6 let a GP nearly interpolate data that has no noise.
+#: - ``noise_prior``, ``noise_prior_loc``, ``noise_prior_scale`` and ``noise_floor``: the prior
+#:   and the floor of the noise variance (of the standardised outcome). "lognormal" (the default,
+#:   BoTorch's): LogNormal(``noise_prior_loc``, ``noise_prior_scale``), defaults -4 and 1 (median
+#:   0.018, floor 1e-4). "gamma_flat": Gamma(1.1, 30) (Optuna's GP), nearly flat below ~0.03 as a
+#:   MAP prior, so the data decide how noisy they are (loc and scale unused). BoTorch's prior
+#:   holds a nugget of ~1 % of the outcome's sd on noise-free data, which on Gramacy's
+#:   constrained problem left the constraint's posterior too unsure at its boundary and in
+#:   rounds lifted qLogNEI's sampled incumbent above the best observation (experiments/RESULTS.md,
+#:   experiments/results/compare/notes.md). A LogNormal with a wide scale is no flat prior: its
+#:   density's 1/x factor pulls a MAP fit to the floor even on noisy data.
 RULES: Rules = {
     "kernel": ("matern_gamma", one_of("matern_gamma", "rbf_dim_scaled")),
     "lengthscale_rate": (6.0, real(0.0, low_open=True)),
@@ -71,6 +75,7 @@ RULES: Rules = {
     "fit_rows": (300, integer(2)),
     "condition_rows": (2000, integer(2)),
     "near_incumbent_share": (0.25, real(0.0, 1.0)),
+    "noise_prior": ("lognormal", one_of("lognormal", "gamma_flat")),
     "noise_prior_loc": (-4.0, real(-30.0, 5.0)),
     "noise_prior_scale": (1.0, real(0.05, 10.0)),
     "noise_floor": (1e-4, real(1e-10, 1.0)),
@@ -79,6 +84,9 @@ RULES: Rules = {
 #: BoTorch's own noise prior and floor (`get_gaussian_likelihood_with_lognormal_prior`): with
 #: these the GP is built with BoTorch's likelihood, exactly as before the settings existed.
 _BOTORCH_NOISE = (-4.0, 1.0, 1e-4)
+
+#: Gamma(concentration, rate) of ``noise_prior="gamma_flat"`` (Optuna's GPSampler's noise prior).
+_FLAT_NOISE = (1.1, 30.0)
 
 
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
@@ -201,9 +209,13 @@ def likelihood(settings: Mapping[str, Any]) -> GaussianLikelihood | None:
     BoTorch's values."""
     loc, scale = settings["noise_prior_loc"], settings["noise_prior_scale"]
     floor = settings["noise_floor"]
-    if (loc, scale, floor) == _BOTORCH_NOISE:
+    prior: GammaPrior | LogNormalPrior
+    if settings["noise_prior"] == "gamma_flat":
+        prior = GammaPrior(*_FLAT_NOISE)
+    elif (loc, scale, floor) == _BOTORCH_NOISE:
         return None
-    prior = LogNormalPrior(loc=loc, scale=scale)
+    else:
+        prior = LogNormalPrior(loc=loc, scale=scale)
     start = max(float(prior.mode), floor)
     return GaussianLikelihood(
         noise_prior=prior, noise_constraint=GreaterThan(floor, transform=None, initial_value=start)

@@ -57,7 +57,13 @@ class Problem:
         }
         self.lengthscale_prior = _gamma(base.lengthscale_prior)
         self.outputscale_prior = _gamma(model.covar_module.outputscale_prior)
-        self.noise_prior = (float(noise.noise_prior.loc), float(noise.noise_prior.scale))
+        prior = noise.noise_prior
+        #: ("lognormal", loc, scale) or ("gamma", concentration, rate) (`gp.likelihood`).
+        self.noise_prior: tuple[str, float, float] = (
+            ("gamma", *_gamma(prior))
+            if isinstance(prior, torch.distributions.Gamma)
+            else ("lognormal", float(prior.loc), float(prior.scale))
+        )
         self.shapes = {name: p.shape for name, p in model.named_parameters()}
 
     def unpack(self, theta: Tensor) -> dict[str, Tensor]:
@@ -109,6 +115,11 @@ def _lognormal_log_prob(x: Tensor, loc: float, scale: float) -> Tensor:
     return (-0.5 * z**2 - math.log(scale) - 0.5 * math.log(2 * math.pi) - torch.log(x)).sum()
 
 
+def _noise_log_prob(noise: Tensor, prior: tuple[str, float, float]) -> Tensor:
+    kind, a, b = prior
+    return _gamma_log_prob(noise, a, b) if kind == "gamma" else _lognormal_log_prob(noise, a, b)
+
+
 def matern52(Z1: Tensor, Z2: Tensor, lengthscale: Tensor) -> Tensor:
     """The Matern-5/2 correlation of every row of ``Z1`` with every row of ``Z2``."""
     diff = (Z1.unsqueeze(-2) - Z2.unsqueeze(-3)) / lengthscale
@@ -141,7 +152,7 @@ def negative_mll(theta: Tensor, problem: Problem) -> Tensor:
     log_prior = (
         _gamma_log_prob(lengthscale, *problem.lengthscale_prior)
         + _gamma_log_prob(outputscale, *problem.outputscale_prior)
-        + _lognormal_log_prob(noise, *problem.noise_prior)
+        + _noise_log_prob(noise, problem.noise_prior)
     )
     return -(log_density + log_prior) / n
 

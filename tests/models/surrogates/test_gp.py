@@ -126,9 +126,27 @@ def test_the_noise_settings_default_to_botorchs_likelihood_and_can_let_a_gp_inte
     assert sds[1] < sds[0] / 10
 
 
+def test_the_flat_noise_prior_interpolates_clean_data_and_keeps_the_noise_of_noisy_data():
+    # Unlike a wide LogNormal, whose density's 1/x pulls a MAP fit to the floor even on noisy
+    # data (LogNormal(-8, 3): 1e-6 on these noisy data), Gamma(1.1, 30) lets the data decide.
+    X, Y = data(40)
+    noisy = Y + 0.1 * torch.randn(
+        Y.shape, generator=torch.Generator().manual_seed(1), dtype=Y.dtype
+    )
+    flat = {"noise_prior": "gamma_flat", "noise_floor": 1e-6}
+    true = 0.01 / float(noisy.var())  # the noise variance in standardised units
+    for fast in (True, False):  # the plain-torch fit and BoTorch's agree
+        assert float(fit(X, Y, fast_fit=fast, **flat).likelihood.noise.detach()) < 1e-5
+        noise = float(fit(X, noisy, fast_fit=fast, **flat).likelihood.noise.detach())
+        assert true / 4 < noise < true * 4
+    wide = fit(X, noisy, noise_prior_loc=-8.0, noise_prior_scale=3.0, noise_floor=1e-6)
+    assert float(wide.likelihood.noise.detach()) < 1e-5
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
+        ({"noise_prior": "flat"}, r"'noise_prior' .*'flat'"),
         ({"noise_floor": 0.0}, r"'noise_floor' .*noise_floor=0.0"),
         ({"noise_floor": 2.0}, r"'noise_floor' .*noise_floor=2.0"),
         ({"noise_prior_loc": "low"}, r"'noise_prior_loc' .*number"),
