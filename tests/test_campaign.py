@@ -214,7 +214,8 @@ def test_mixed_space_proposals_are_exact(storage_url):
             assert type(t.params["pressure"]) is int and 1 <= t.params["pressure"] <= 10
             assert t.params["catalyst"] in ("A", "B", "C")
             assert 0.1 <= t.params["flow"] <= 10.0
-            assert t.provenance["acquisition"] == "qlognei"
+            # The round rule (acquisition setting batch): LogEI's first point, qLogNEI after.
+            assert t.provenance["acquisition"] == "logei_qlognei"
             campaign.tell(t.number, measure(t.params))
     keys = [tuple(sorted(t.params.items())) for t in campaign.trials()]
     assert len(set(keys)) == len(keys), "a proposal repeated an existing trial"
@@ -240,9 +241,10 @@ def test_pending_trials_are_avoided(sqlite_url):
     for t in campaign.ask(5):
         campaign.tell(t.number, forrester(t.params["x"]))
     (alone,) = campaign.ask(1)
-    # Ask again while that trial is still pending: qLogNEI with it as a pending point.
+    # Ask again while that trial is still pending: qLogNEI with it as a pending point (the
+    # round rule's, acquisition setting batch "logei_qlognei").
     (second,) = campaign.ask(1)
-    assert second.provenance["acquisition"] == "qlognei"
+    assert second.provenance["acquisition"] == "logei_qlognei"
     assert abs(second.params["x"] - alone.params["x"]) > 0.05
     batch = campaign.ask(3)
     xs = sorted([alone.params["x"], second.params["x"]] + [t.params["x"] for t in batch])
