@@ -222,15 +222,7 @@ def recommend_point(
     if within not in ("data", "space"):
         raise BoLoopError(f"within must be 'data' or 'space', but got {within!r}.")
     kappa = float(risk_aversion)
-    candidates = torch.unique(fitted.X, dim=0)
-    if region is not None:
-        candidates = candidates[inside(region, candidates)]
-        if within == "data" and not len(candidates):
-            raise BoLoopError(
-                "within='data' recommends a measured setting that satisfies the parameter "
-                "constraints, but every measured setting breaks one of: "
-                f"{'; '.join(str(c) for c in region.constraints)}. Use within='space'."
-            )
+    candidates = measured_candidates(fitted.X, region, within)
     if within == "space":
         acq = _RiskAdjustedMean(fitted.model, kappa)
         with torch_threads(len(fitted.X)):
@@ -256,7 +248,27 @@ def recommend_point(
     )  # fmt: skip
 
 
-def inside(region: Region, X: Tensor) -> Tensor:
+def measured_candidates(X: Tensor, region: Region | None, within: str) -> Tensor:
+    """The distinct measured settings of ``X`` that may be recommended: those satisfying the
+    parameter constraints (the operator's own, flagged ``violates``, never are).
+
+    Raises:
+        BoLoopError: ``within="data"`` and every measured setting breaks a constraint.
+    """
+    candidates = torch.unique(X, dim=0)
+    if region is None:
+        return candidates
+    candidates = candidates[_inside(region, candidates)]
+    if within == "data" and not len(candidates):
+        raise BoLoopError(
+            "within='data' recommends a measured setting that satisfies the parameter "
+            "constraints, but every measured setting breaks one of: "
+            f"{'; '.join(str(c) for c in region.constraints)}. Use within='space'."
+        )
+    return candidates
+
+
+def _inside(region: Region, X: Tensor) -> Tensor:
     """Which rows of ``X`` decode to settings satisfying every constraint (a boolean mask)."""
     rows = region.space.decode(X)
     return torch.tensor(

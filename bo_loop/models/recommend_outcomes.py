@@ -33,7 +33,13 @@ from bo_loop.exceptions import BoLoopError
 from bo_loop.models.constrained import Region
 from bo_loop.models.fitting import FittedModel
 from bo_loop.models.multi_objective import clip, outcome_objective, p_feasible, predictions
-from bo_loop.models.recommend import Z95, Recommendation, inside, misfit_at, parameter_rows
+from bo_loop.models.recommend import (
+    Z95,
+    Recommendation,
+    measured_candidates,
+    misfit_at,
+    parameter_rows,
+)
 from bo_loop.outcomes import Outcomes, non_dominated
 
 #: The probability of feasibility a recommended point needs (when any candidate reaches it).
@@ -70,15 +76,7 @@ def _candidates(
     """The measured settings (those satisfying the parameter constraints), plus with
     ``within="space"`` a pool spread over the space (or over the constrained region)."""
     space = next(iter(fits.values())).space
-    X = torch.unique(torch.cat([f.X for f in fits.values()]), dim=0)
-    if region is not None:
-        X = X[inside(region, X)]
-        if within == "data" and not len(X):
-            raise BoLoopError(
-                "within='data' recommends a measured setting that satisfies the parameter "
-                "constraints, but every measured setting breaks one of: "
-                f"{'; '.join(str(c) for c in region.constraints)}. Use within='space'."
-            )
+    X = measured_candidates(torch.cat([f.X for f in fits.values()]), region, within)
     if within == "space":
         if region is None:
             pool = SobolEngine(space.dim, scramble=True, seed=seed).draw(
