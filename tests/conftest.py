@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
+from bo_loop.cli import common
 from bo_loop.storage import dispose
 
 POSTGRES_ENV = "BO_LOOP_TEST_POSTGRES_URL"
@@ -75,3 +76,16 @@ def stored_campaigns() -> Callable[[str], list[str]]:
         return bl.Campaign.list(url) if path and os.path.exists(path) else []
 
     return names
+
+
+@pytest.fixture(autouse=True)
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test reads the CLI's rich output at a fixed width of 200 columns.
+
+    The tests pass ``COLUMNS=200`` to Click's runner, but under pytest-xdist some workers were seen
+    to wrap at 80 columns anyway (the width rich derives when stdout is not a terminal), which
+    split the lines the asserts look for. Pinning the consoles' width keeps the assertions about
+    content.
+    """
+    monkeypatch.setattr(common.out, "_width", 200)
+    monkeypatch.setattr(common.err, "_width", 200)
