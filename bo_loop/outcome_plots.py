@@ -28,13 +28,18 @@ from bo_loop.space import Categorical
 if TYPE_CHECKING:
     from bo_loop.campaign import Campaign
 
+#: Figure size (inches) of the outcome plots.
+_SIZE = (6.4, 4.6)
+
 FEASIBLE = "#1f77b4"
 INFEASIBLE = "#9e9e9e"
 FRONT = "#d62728"
 PREDICTED = "#ff7f0e"
 
 
-def _new_figure(ax: Axes | None, size: tuple[float, float] = (6.4, 4.6)) -> tuple[Figure, Axes]:
+def new_figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax``'s figure and ``ax``, or a new constrained-layout figure of ``size`` inches (shared by
+    `bo_loop.plotting`)."""
     if ax is not None:
         fig = ax.get_figure()
         if not isinstance(fig, Figure):
@@ -139,7 +144,7 @@ def plot_pareto_front(
     done, feasible, on_front = observed_points(frame, outcomes, x, y)
     if done.empty:
         raise BoLoopError(f"There is no completed trial with {x!r} and {y!r} yet: nothing to plot.")
-    fig, ax = _new_figure(ax)
+    fig, ax = new_figure(ax, _SIZE)
     xs, ys = done[x].to_numpy(dtype=float), done[y].to_numpy(dtype=float)
     if (~feasible).any():
         broken = "; ".join(str(c) for c in outcomes.constraints)
@@ -313,7 +318,7 @@ def plot_feasibility_map(
     decoded = space.decode(X)
     xs = np.array([r[x] for r in decoded], dtype=float).reshape(points, points)
     ys = np.array([r[y] for r in decoded], dtype=float).reshape(points, points)
-    fig, ax = _new_figure(ax)
+    fig, ax = new_figure(ax, _SIZE)
     filled = ax.contourf(xs, ys, prob, levels=np.linspace(0, 1, 11), cmap="RdYlGn", vmin=0, vmax=1)
     ax.contour(xs, ys, prob, levels=[0.5], colors="k", linewidths=1.2)
     fig.colorbar(filled, ax=ax, label="P(all constraints met)")

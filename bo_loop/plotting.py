@@ -27,7 +27,12 @@ from bo_loop.models.fitting import FittedModel
 from bo_loop.models.importance import importance
 from bo_loop.models.recommend import recommend_point
 from bo_loop.objective import Objective
-from bo_loop.outcome_plots import plot_feasibility, plot_feasibility_map, plot_pareto_front
+from bo_loop.outcome_plots import (
+    new_figure,
+    plot_feasibility,
+    plot_feasibility_map,
+    plot_pareto_front,
+)
 from bo_loop.space import Categorical, Integer, Real, Space
 
 #: Several outcomes (Pareto front, feasibility) live in `bo_loop.outcome_plots`, shown here too.
@@ -51,13 +56,7 @@ ON_SLICE = 0.1
 
 
 def _new_figure(ax: Axes | None, size: tuple[float, float] = (6.4, 4.2)) -> tuple[Figure, Axes]:
-    if ax is not None:
-        fig = ax.get_figure()
-        if not isinstance(fig, Figure):
-            raise BoLoopError("ax must belong to a matplotlib Figure.")
-        return fig, ax
-    fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.add_subplot()
+    return new_figure(ax, size)
 
 
 def _fitted(source: FittedModel | Campaign) -> FittedModel:
