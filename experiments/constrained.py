@@ -83,20 +83,29 @@ def mixture_problem() -> Problem:
     )  # fmt: skip
 
 
-def run_bo_loop(problem: Problem, seed: int) -> list[dict[str, Any]]:
+def mixture_campaign(
+    problem: Problem, name: str, seed: int, initial_design_size: int | None = None
+) -> Any:
+    """A bo_loop campaign of the mixture with its parameter constraints (in-memory SQLite: one
+    process runs every seed on one database, so names must differ)."""
     import bo_loop as bl
 
-    campaign = bl.Campaign.create(
-        f"mixture-{seed}",  # one process runs every seed, on one in-memory database
+    return bl.Campaign.create(
+        name,
         [bl.Real(p["name"], p["low"], p["high"]) for p in problem.params],
         bl.Objective("y", "maximize"),
         storage="sqlite://",
         seed=seed,
+        initial_design_size=initial_design_size,
         parameter_constraints=[
             bl.LinearConstraint({"water": 1, "ethanol": 1, "glycerol": 1}, "==", 1.0),
             bl.LinearConstraint({"ethanol": 1, "temperature": 0.01}, "<=", _RHS),
         ],
     )
+
+
+def run_campaign(problem: Problem, campaign: Any, seed: int) -> list[dict[str, Any]]:
+    """The benchmark loop through ``campaign``'s ask and tell, one point at a time."""
 
     def ask() -> tuple[int, Params]:
         (trial,) = campaign.ask(1)
@@ -106,6 +115,10 @@ def run_bo_loop(problem: Problem, seed: int) -> list[dict[str, Any]]:
         campaign.tell(number, value)
 
     return run_loop(problem, seed, ask, tell, quiet())
+
+
+def run_bo_loop(problem: Problem, seed: int) -> list[dict[str, Any]]:
+    return run_campaign(problem, mixture_campaign(problem, f"mixture-{seed}", seed), seed)
 
 
 def run_ax(problem: Problem, seed: int) -> list[dict[str, Any]]:

@@ -40,8 +40,6 @@ from botorch.sampling import SobolQMCNormalSampler
 
 from experiments import constrained
 from experiments.constrained import _RHS, mixture_problem
-from experiments.peers import quiet, run_loop
-from experiments.problems import Params
 
 RESULTS = constrained.RESULTS / "variants"
 
@@ -78,7 +76,6 @@ def _variant_acquisition(name: str, default: Callable[..., Any]) -> Callable[...
 
 
 def run_variant(variant: str, seed: int) -> dict[str, Any]:
-    import bo_loop as bl
     from bo_loop.models import propose
 
     acq_name, _, design = variant.partition("_d")
@@ -86,28 +83,11 @@ def run_variant(variant: str, seed: int) -> dict[str, Any]:
     original = propose.build_acquisition
     propose.build_acquisition = _variant_acquisition(acq_name, original)  # type: ignore[assignment]
     try:
-        campaign = bl.Campaign.create(
-            f"mixture-{variant}-{seed}",
-            [bl.Real(p["name"], p["low"], p["high"]) for p in problem.params],
-            bl.Objective("y", "maximize"),
-            storage="sqlite://",
-            seed=seed,
-            initial_design_size=int(design) if design else None,
-            parameter_constraints=[
-                bl.LinearConstraint({"water": 1, "ethanol": 1, "glycerol": 1}, "==", 1.0),
-                bl.LinearConstraint({"ethanol": 1, "temperature": 0.01}, "<=", _RHS),
-            ],
+        campaign = constrained.mixture_campaign(
+            problem, f"mixture-{variant}-{seed}", seed, int(design) if design else None
         )
-
-        def ask() -> tuple[int, Params]:
-            (trial,) = campaign.ask(1)
-            return trial.number, trial.params
-
-        def tell(number: int, value: float) -> None:
-            campaign.tell(number, value)
-
         start = time.process_time()
-        records = run_loop(problem, seed, ask, tell, quiet())
+        records = constrained.run_campaign(problem, campaign, seed)
         cpu = time.process_time() - start
         recommended = {"data": problem.true_value(dict(campaign.recommend().params))}
     finally:
