@@ -247,14 +247,14 @@ def run_bo_loop_noise_prior_m12(problem: OutcomeProblem, seed: int) -> list[Reco
 def _eta_fraction(fraction: float) -> Iterator[None]:
     """bo_loop's constraint smoothing width set to ``fraction`` x each constrained outcome's
     standard deviation while the block runs, for a diagnostic variant."""
-    from bo_loop.models import multi_objective
+    from bo_loop.models import outcome_acquisition
 
-    before = multi_objective.ETA_FRACTION
-    multi_objective.ETA_FRACTION = fraction
+    before = outcome_acquisition.ETA_FRACTION
+    outcome_acquisition.ETA_FRACTION = fraction
     try:
         yield
     finally:
-        multi_objective.ETA_FRACTION = before
+        outcome_acquisition.ETA_FRACTION = before
 
 
 def run_bo_loop_eta_1e3(problem: OutcomeProblem, seed: int) -> list[Record]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import bo_loop as bl
-from bo_loop.models import multi_objective
+from bo_loop.models import multi_objective, outcome_acquisition
 from bo_loop.outcomes import Outcomes
 from bo_loop.trial import Trial, TrialState
 
@@ -66,7 +66,7 @@ def test_partially_told_trials_are_pending_points_and_train_their_outcomes(sqlit
     half, untold = campaign.ask(2)
     campaign.tell(half.number, {"yield": measure(half.params)["yield"]})
     seen: dict = {}
-    real = multi_objective.build_outcome_acquisition
+    real = outcome_acquisition.build_outcome_acquisition
 
     def spy(outcomes, fits, X_baseline, X_pending, *args, **kw):
         seen.setdefault("pending", X_pending)
@@ -148,13 +148,13 @@ def test_reference_point_from_bounds_else_inferred_from_the_feasible_front():
         _trial(1, {"yield": 60.0, "cost": 1.0, "purity": 97.0}),
         _trial(2, {"yield": 99.0, "cost": 0.5, "purity": 90.0}),  # infeasible: not the front
     ]
-    ref = multi_objective.reference_point(outcomes, trials)
+    ref = outcome_acquisition.reference_point(outcomes, trials)
     # yield: its lower bound; cost (no upper bound): nadir -3 minus 10 % of the range 2.
     assert ref == pytest.approx([0.0, -3.2])
     bounded = Outcomes(
         (bl.Objective("a", bounds=(0, 1)), bl.Objective("b", "minimize", bounds=(0, 5)))
     )
-    assert multi_objective.reference_point(bounded, []) == [0.0, -5.0]
+    assert outcome_acquisition.reference_point(bounded, []) == [0.0, -5.0]
 
 
 @pytest.mark.parametrize("surrogate", ["gp", "dngo"])
@@ -197,7 +197,7 @@ def _constrained_acquisition_values(unit: float) -> torch.Tensor:
     settings = surrogates.resolve_settings("gp", None)
     fits = multi_objective.fit_outcome_models(space, outcomes, trials, 0, "gp", settings)
     acq_settings = acquisition.resolve_settings({"mc_samples": 64})
-    acq, _ = multi_objective.build_outcome_acquisition(
+    acq, _ = outcome_acquisition.build_outcome_acquisition(
         outcomes, fits, space.encode([t.params for t in trials]), None, 0, acq_settings, None
     )
     grid = torch.linspace(0.3, 0.7, 41, dtype=torch.float64).reshape(-1, 1, 1)
@@ -233,7 +233,7 @@ def test_constraint_eta_is_a_fraction_of_each_constrained_outcomes_spread():
         for i, t in enumerate(trials):
             t.params["x"] = i / 4
         fits = multi_objective.fit_outcome_models(space, outcomes, trials, 0, "gp", settings)
-        etas.append(float(multi_objective.constraint_eta(outcomes, fits)[0]))
+        etas.append(float(outcome_acquisition.constraint_eta(outcomes, fits)[0]))
     spread = float(torch.tensor([90.0, 91.0, 92.0, 93.0]).std())
-    assert etas[0] == pytest.approx(multi_objective.ETA_FRACTION * spread)
+    assert etas[0] == pytest.approx(outcome_acquisition.ETA_FRACTION * spread)
     assert etas[1] == pytest.approx(etas[0] / 1000.0)
