@@ -121,21 +121,27 @@ def run_bo_loop(problem: Problem, seed: int) -> list[dict[str, Any]]:
     return run_campaign(problem, mixture_campaign(problem, f"mixture-{seed}", seed), seed)
 
 
+def ax_client(seed: int) -> Any:
+    """Ax's client for the mixture: glycerol dropped, ``water + ethanol <= 1`` in its place."""
+    from ax import Client, RangeParameterConfig
+
+    client = Client(random_seed=seed)
+    client.configure_experiment(
+        parameters=[
+            RangeParameterConfig(name="water", bounds=(0.0, 1.0), parameter_type="float"),
+            RangeParameterConfig(name="ethanol", bounds=(0.0, 1.0), parameter_type="float"),
+            RangeParameterConfig(name="temperature", bounds=(20.0, 90.0), parameter_type="float"),
+        ],
+        parameter_constraints=["water + ethanol <= 1.0", f"ethanol + 0.01*temperature <= {_RHS}"],
+        name="mixture",
+    )  # fmt: skip
+    client.configure_optimization(objective="y")
+    return client
+
+
 def run_ax(problem: Problem, seed: int) -> list[dict[str, Any]]:
     with quiet():
-        from ax import Client, RangeParameterConfig
-
-        client = Client(random_seed=seed)
-        client.configure_experiment(
-            parameters=[
-                RangeParameterConfig(name="water", bounds=(0.0, 1.0), parameter_type="float"),
-                RangeParameterConfig(name="ethanol", bounds=(0.0, 1.0), parameter_type="float"),
-                RangeParameterConfig(name="temperature", bounds=(20.0, 90.0), parameter_type="float"),
-            ],
-            parameter_constraints=["water + ethanol <= 1.0", f"ethanol + 0.01*temperature <= {_RHS}"],
-            name="mixture",
-        )  # fmt: skip
-        client.configure_optimization(objective="y")
+        client = ax_client(seed)
 
     def ask() -> tuple[int, Params]:
         ((index, params),) = client.get_next_trials(max_trials=1).items()
@@ -151,28 +157,35 @@ def run_ax(problem: Problem, seed: int) -> list[dict[str, Any]]:
     return run_loop(problem, seed, ask, tell, quiet())
 
 
+def baybe_campaign(problem: Problem) -> Any:
+    """BayBE's campaign for the mixture, both constraints as ``ContinuousLinearConstraint``."""
+    from baybe import Campaign
+    from baybe.constraints import ContinuousLinearConstraint
+    from baybe.parameters import NumericalContinuousParameter
+    from baybe.searchspace import SearchSpace
+    from baybe.targets import NumericalTarget
+
+    parameters = [
+        NumericalContinuousParameter(p["name"], bounds=(p["low"], p["high"]))
+        for p in problem.params
+    ]
+    constraints = [
+        ContinuousLinearConstraint(["water", "ethanol", "glycerol"], "=", [1, 1, 1], 1.0),
+        ContinuousLinearConstraint(["ethanol", "temperature"], "<=", [1, 0.01], _RHS),
+    ]
+    return Campaign(
+        searchspace=SearchSpace.from_product(parameters, constraints),
+        objective=NumericalTarget("y").to_objective(),
+    )
+
+
 def run_baybe(problem: Problem, seed: int) -> list[dict[str, Any]]:
     from contextlib import contextmanager
 
     with quiet():
-        from baybe import Campaign, Settings
-        from baybe.constraints import ContinuousLinearConstraint
-        from baybe.parameters import NumericalContinuousParameter
-        from baybe.searchspace import SearchSpace
-        from baybe.targets import NumericalTarget
+        from baybe import Settings
 
-        parameters = [
-            NumericalContinuousParameter(p["name"], bounds=(p["low"], p["high"]))
-            for p in problem.params
-        ]
-        constraints = [
-            ContinuousLinearConstraint(["water", "ethanol", "glycerol"], "=", [1, 1, 1], 1.0),
-            ContinuousLinearConstraint(["ethanol", "temperature"], "<=", [1, 0.01], _RHS),
-        ]
-        campaign = Campaign(
-            searchspace=SearchSpace.from_product(parameters, constraints),
-            objective=NumericalTarget("y").to_objective(),
-        )
+        campaign = baybe_campaign(problem)
 
     def ask() -> tuple[Any, Params]:
         rec = campaign.recommend(batch_size=1)

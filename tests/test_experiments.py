@@ -215,6 +215,19 @@ def test_hypervolume_2d_matches_a_brute_force_count() -> None:
     assert hypervolume_2d(np.array([[0.95, 0.1]]), reference) == 0.0  # outside the reference
 
 
+def test_dtlz2_front_is_the_quarter_circle_and_its_hypervolume_the_stated_one() -> None:
+    from experiments.outcome_problems import DTLZ2_MAX_HV, dtlz2, hypervolume_2d
+
+    problem = dtlz2()
+    angles = np.linspace(0.0, 1.0, 2001)
+    front = [problem.evaluate({"x1": a, **{f"x{i}": 0.5 for i in range(2, 7)}}) for a in angles]
+    assert all(o["f1"] ** 2 + o["f2"] ** 2 == pytest.approx(1.0) for o in front)
+    points = np.array([[o["f1"], o["f2"]] for o in front])
+    assert hypervolume_2d(points, problem.reference_point) == pytest.approx(DTLZ2_MAX_HV, abs=1e-3)
+    off = problem.evaluate({"x1": 0.3, **{f"x{i}": 0.9 for i in range(2, 7)}})
+    assert off["f1"] ** 2 + off["f2"] ** 2 > 1.5  # away from the front: dominated
+
+
 def test_feasible_regret_is_infinite_until_a_feasible_point_and_never_rises() -> None:
     from experiments.outcome_problems import GRAMACY_OPTIMUM, feasible_regret_curve, gramacy
 
