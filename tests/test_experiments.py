@@ -87,6 +87,13 @@ def test_batch_smoke_runs_rounds_and_splices_the_batches_section(tmp_path: Path)
     assert "### q = 4" in text and "| branin (6, 2) | bo_loop_gp | 1 |" in text
     assert (tmp_path / "batch" / "batches.md").read_text().strip() in text
 
+    # A later run of another problem keeps the first problem's rows in the report.
+    argv[argv.index("branin")] = "xsin"
+    done = _compare(*argv)
+    assert done.returncode == 0, done.stderr
+    text = results.read_text()
+    assert "| branin (6, 2) | bo_loop_gp | 1 |" in text and "| xsin (6, 2) | bo_loop_gp | 1 |" in text
+
 
 def test_round_sizes_keep_the_budget() -> None:
     from experiments.rounds import round_sizes
