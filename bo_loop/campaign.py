@@ -116,8 +116,8 @@ class Campaign(ModelViews, Corrections, DataEntry, OutcomeViews):
             initial_design_size: Sobol points before the surrogate takes over; default
                 ``max(5, 2 * number of parameters)``.
             acquisition_settings: The acquisition optimiser's effort: ``num_restarts`` (10),
-                ``raw_samples`` (512), ``mc_samples`` (256); with two or more objectives 5, 256
-                and 128 (``acquisition.MULTI_OBJECTIVE_DEFAULTS``). ``batch``: how a batch is
+                ``raw_samples`` (512), ``mc_samples`` (256); with two or more objectives 5, 128
+                and 64 (``acquisition.MULTI_OBJECTIVE_DEFAULTS``). ``batch``: how a batch is
                 scored (``"logei_qlognei"``: its first point as a single ask, the rest by qLogNEI
                 with the earlier points pending; see ``acquisition.build_acquisition``).
             parameter_constraints: ``bl.LinearConstraint`` objects over real and integer

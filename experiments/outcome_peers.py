@@ -181,9 +181,15 @@ def run_baybe(problem: OutcomeProblem, seed: int) -> list[Record]:
 
 
 def run_bo_loop(
-    problem: OutcomeProblem, seed: int, acquisition_settings: dict[str, int] | None = None
+    problem: OutcomeProblem,
+    seed: int,
+    acquisition_settings: dict[str, int] | None = None,
+    surrogate_settings: dict[str, Any] | None = None,
+    centre_first: bool = False,
 ) -> list[Record]:
-    """bo_loop's defaults: `objectives=` and `outcome_constraints=`, in-memory SQLite."""
+    """bo_loop's defaults: `objectives=` and `outcome_constraints=`, in-memory SQLite.
+    ``centre_first``: the first point is the box's centre (added with ``add_observation``, so
+    bo_loop's design follows it), as Ax 1.x's generation strategy starts."""
     import bo_loop as bl
 
     objectives = [bl.Objective(n, g) for n, g in problem.objectives]
@@ -199,14 +205,22 @@ def run_bo_loop(
         storage="sqlite://",
         seed=seed,
         acquisition_settings=acquisition_settings,
+        surrogate_settings=surrogate_settings,
     )
 
-    def ask() -> tuple[int, Params]:
+    centre = {p["name"]: (p["low"] + p["high"]) / 2.0 for p in problem.params}
+
+    def ask() -> tuple[int | None, Params]:
+        if centre_first and not campaign.trials():
+            return None, centre  # measured first, then added as the operator's own point
         (trial,) = campaign.ask(1)
         return trial.number, trial.params
 
-    def tell(number: int, outcomes: Outcomes) -> None:
-        campaign.tell(number, dict(outcomes))
+    def tell(number: int | None, outcomes: Outcomes) -> None:
+        if number is None:
+            campaign.add_observation(centre, dict(outcomes))
+        else:
+            campaign.tell(number, dict(outcomes))
 
     return run_loop(problem, ask, tell, quiet())
 
@@ -306,6 +320,16 @@ def run_bo_loop_acq_64_256_3(problem: OutcomeProblem, seed: int) -> list[Record]
     return run_bo_loop(problem, seed, {"mc_samples": 64, "raw_samples": 256, "num_restarts": 3})
 
 
+def run_bo_loop_rbf_dim_scaled(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with the GP kernel "rbf_dim_scaled" (BoTorch 0.18's default, Ax's)."""
+    return run_bo_loop(problem, seed, surrogate_settings={"kernel": "rbf_dim_scaled"})
+
+
+def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: bo_loop whose first point is the box's centre (Ax's first point)."""
+    return run_bo_loop(problem, seed, centre_first=True)
+
+
 METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop": run_bo_loop,
     "ax": run_ax,
@@ -321,5 +345,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_eta_1e3": run_bo_loop_eta_1e3,
     "bo_loop_eta_1e5": run_bo_loop_eta_1e5,
     "bo_loop_noise_prior_m12_eta_1e5": run_bo_loop_noise_prior_m12_eta_1e5,
+    "bo_loop_rbf_dim_scaled": run_bo_loop_rbf_dim_scaled,
+    "bo_loop_centre_first": run_bo_loop_centre_first,
 }
 """Every method, by the name used in result files."""

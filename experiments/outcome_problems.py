@@ -1,6 +1,6 @@
 """Benchmark problems with several outcomes (issue 12), and their scores.
 
-Two standard problems, both noise-free, on the unit square:
+Three standard problems, all noise-free, on the unit square or cube:
 
 * ``branin_currin``: minimise the rescaled Branin function and the Currin function together
   (Belakaria, Deshwal & Doppa, "Max-value Entropy Search for Multi-Objective Bayesian
@@ -8,6 +8,10 @@ Two standard problems, both noise-free, on the unit square:
   reference point (18, 6) is used). Score: ``log10(max_hv - hv)``, the hypervolume
   difference of the observed outcomes to the true Pareto front's, both against that fixed
   reference point.
+* ``dtlz2``: minimise DTLZ2's two objectives over six inputs (Deb, Thiele, Laumanns & Zitzler,
+  "Scalable Test Problems for Evolutionary Multiobjective Optimization", 2005; BoTorch's
+  ``DTLZ2(dim=6, num_objectives=2)``, reference point (1.1, 1.1)), 40 evaluations: the
+  higher-dimensional check of the optimiser's settings. Same score as ``branin_currin``.
 * ``gramacy``: minimise ``x1 + x2`` subject to two outcome constraints,
   ``c1 = 1.5 - x1 - 2 x2 - 0.5 sin(2 pi (x1^2 - 2 x2)) <= 0`` and ``c2 = x1^2 + x2^2 - 1.5 <= 0``
   (Gramacy et al., "Modeling an Augmented Lagrangian for Blackbox Constrained Optimization",
@@ -133,6 +137,22 @@ def _branin_currin(p: Params) -> dict[str, float]:
 # (BoTorch's `BraninCurrin._max_hv`, 59.3601, is an NSGA-II estimate below the grid's bound.)
 BRANIN_CURRIN_MAX_HV = 59.4082
 
+# --- DTLZ2 ---------------------------------------------------------------------------------------
+
+DTLZ2_DIM = 6
+
+
+def _dtlz2(p: Params) -> dict[str, float]:
+    x = [float(p[f"x{i + 1}"]) for i in range(DTLZ2_DIM)]
+    g = sum((xi - 0.5) ** 2 for xi in x[1:])
+    angle = x[0] * math.pi / 2.0
+    return {"f1": (1.0 + g) * math.cos(angle), "f2": (1.0 + g) * math.sin(angle)}
+
+
+# The Pareto front is the quarter circle f1^2 + f2^2 = 1 (g = 0): its hypervolume against
+# (1.1, 1.1) is the square's 1.21 less the quarter disc's pi / 4.
+DTLZ2_MAX_HV = 1.21 - math.pi / 4.0
+
 # --- Gramacy's constrained toy problem -----------------------------------------------------------
 
 
@@ -163,6 +183,19 @@ def branin_currin(budget: int = 30) -> OutcomeProblem:
     )
 
 
+def dtlz2(budget: int = 40) -> OutcomeProblem:
+    return OutcomeProblem(
+        name="dtlz2",
+        params=[real(f"x{i + 1}", 0.0, 1.0) for i in range(DTLZ2_DIM)],
+        objectives=(("f1", "minimize"), ("f2", "minimize")),
+        constraints=(),
+        budget=budget,
+        function=_dtlz2,
+        reference_point=(1.1, 1.1),
+        max_hypervolume=DTLZ2_MAX_HV,
+    )
+
+
 def gramacy(budget: int = 30) -> OutcomeProblem:
     return OutcomeProblem(
         name="gramacy",
@@ -178,6 +211,7 @@ def gramacy(budget: int = 30) -> OutcomeProblem:
 OUTCOME_PROBLEMS: dict[str, Callable[[int], OutcomeProblem]] = {
     "branin_currin": branin_currin,
     "gramacy": gramacy,
+    "dtlz2": dtlz2,
 }
 """Each problem's constructor by name; the argument is the budget."""
 

@@ -92,7 +92,9 @@ def test_batch_smoke_runs_rounds_and_splices_the_batches_section(tmp_path: Path)
     done = _compare(*argv)
     assert done.returncode == 0, done.stderr
     text = results.read_text()
-    assert "| branin (6, 2) | bo_loop_gp | 1 |" in text and "| xsin (6, 2) | bo_loop_gp | 1 |" in text
+    assert (
+        "| branin (6, 2) | bo_loop_gp | 1 |" in text and "| xsin (6, 2) | bo_loop_gp | 1 |" in text
+    )
 
 
 def test_round_sizes_keep_the_budget() -> None:
@@ -186,7 +188,7 @@ def test_multi_objective_smoke_writes_one_file_per_run_and_the_report(tmp_path: 
         env={**os.environ, "SMOKE_TEST": "1"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    for problem in ("branin_currin", "gramacy"):
+    for problem in ("branin_currin", "gramacy", "dtlz2"):
         for method in ("random", "bo_loop"):
             run = json.loads((tmp_path / f"{problem}-{method}-0.json").read_text())
             assert run["budget"] == len(run["records"]) == len(run["score_curve"]) == 6
@@ -201,7 +203,9 @@ def test_multi_objective_smoke_writes_one_file_per_run_and_the_report(tmp_path: 
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-3000:]
     assert "| bo_loop | 1 |" in shown.stdout and "| random | 1 |" in shown.stdout
-    assert "### branin_currin" in shown.stdout and "### gramacy" in shown.stdout
+    assert "### branin_currin (log10 HV difference" in shown.stdout
+    assert "### dtlz2 (log10 HV difference" in shown.stdout
+    assert "### gramacy (feasible regret" in shown.stdout
     assert "| bo_loop | 1 |" in (tmp_path / "report.md").read_text()
 
 
@@ -259,3 +263,17 @@ def test_a_run_into_another_folder_never_rewrites_the_projects_report(tmp_path: 
     assert results_path(None, None, tmp_path, smoke=True) == tmp_path / "RESULTS.md"
     given = tmp_path / "mine.md"
     assert results_path(given, elsewhere, elsewhere, smoke=False) == given
+
+
+def test_constrained_rescore_reproduces_bo_loops_stored_recommendation() -> None:
+    # The README's "scored by the setting each tool recommends" numbers come from these files.
+    from experiments.constrained import constraint_violation
+    from experiments.constrained_rescore import RESULTS, report, rescore
+
+    stored = json.loads((RESULTS / "bo_loop-0.json").read_text())
+    again = rescore("bo_loop", 0)
+    assert again["own"] == pytest.approx(stored["own"])
+    assert again["own_regret"] == pytest.approx(stored["own_regret"])
+    assert constraint_violation(again["own"]) <= 1e-9
+    assert again["best_sampled_regret"] <= again["own_regret"]
+    assert "| bo_loop | 10 | 0.096 | 0.030 |" in report()
