@@ -320,10 +320,15 @@ def write_report(
     notes = out / "notes.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
-    # The batch benchmark's section (experiments.batch_report), kept when this report is rebuilt.
-    batches = out.parent / "batch" / "batches.md"
-    if batches.exists():
-        lines += [batches.read_text().rstrip(), ""]
+    # The other benchmarks' sections, kept when this report is rebuilt: several outcomes
+    # (written by hand from experiments.multi_objective's report) and the batches
+    # (experiments.batch_report).
+    for section in (
+        out.parent / "multi_objective" / "section.md",
+        out.parent / "batch" / "batches.md",
+    ):
+        if section.exists():
+            lines += [section.read_text().rstrip(), ""]
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text("\n".join(lines))
     return table

@@ -31,6 +31,8 @@ def _compare(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_smoke_run_writes_jsonl_results_and_plots(tmp_path: Path) -> None:
     out, results = tmp_path / "out", tmp_path / "RESULTS.md"
+    (tmp_path / "multi_objective").mkdir()
+    (tmp_path / "multi_objective" / "section.md").write_text("# Multiple outcomes (by hand)\n")
     argv = ["--smoke", "--methods", "random,bo_loop_gp", "--problems", "xsin"]
     argv += ["--out", str(out), "--results", str(results), "--no-progress"]
 
@@ -50,6 +52,7 @@ def test_smoke_run_writes_jsonl_results_and_plots(tmp_path: Path) -> None:
     assert "python -m experiments.compare --smoke" in text
     assert "| bo_loop_gp | 1 |" in text and "| random | 1 |" in text
     assert "## Checks" in text
+    assert "# Multiple outcomes (by hand)" in text  # the hand-written section is kept
     assert (out / "xsin.png").stat().st_size > 0
 
     # Finished runs are skipped: a second invocation adds no lines.
