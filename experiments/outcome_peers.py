@@ -325,6 +325,12 @@ def run_bo_loop_rbf_dim_scaled(problem: OutcomeProblem, seed: int) -> list[Recor
     return run_bo_loop(problem, seed, surrogate_settings={"kernel": "rbf_dim_scaled"})
 
 
+def run_bo_loop_noise_auto(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with the GP setting ``noise_prior="auto"`` (a noise-free refit when the noise
+    sits at BoTorch's floor)."""
+    return run_bo_loop(problem, seed, surrogate_settings={"noise_prior": "auto"})
+
+
 def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: bo_loop whose first point is the box's centre (Ax's first point)."""
     return run_bo_loop(problem, seed, centre_first=True)
@@ -347,5 +353,6 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_noise_prior_m12_eta_1e5": run_bo_loop_noise_prior_m12_eta_1e5,
     "bo_loop_rbf_dim_scaled": run_bo_loop_rbf_dim_scaled,
     "bo_loop_centre_first": run_bo_loop_centre_first,
+    "bo_loop_noise_auto": run_bo_loop_noise_auto,
 }
 """Every method, by the name used in result files."""

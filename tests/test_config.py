@@ -138,8 +138,11 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
     _store_config(sqlite_url, old)
     bl.storage.dispose(sqlite_url)
     c = bl.Campaign.load("c", storage=sqlite_url)
-    # An exact GP at any size, as every GP was before `exact_max_rows`.
-    assert c.surrogate_settings == {**GP_DEFAULTS, "exact_max_rows": None}
+    # An exact GP at any size, as every GP was before `exact_max_rows`, with BoTorch's noise prior,
+    # as every GP had before `noise_prior`.
+    assert c.surrogate_settings == {
+        **GP_DEFAULTS, "exact_max_rows": None, "noise_prior": "lognormal"
+    }  # fmt: skip
     # Batches by qLogNEI, as every batch was before the acquisition setting `batch`.
     assert c.config.acquisition == {**ACQUISITION_DEFAULTS, "batch": "qlognei"}
     assert CampaignConfig.from_json(old).space == c.space

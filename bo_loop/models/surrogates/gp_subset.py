@@ -74,7 +74,7 @@ def fit_subset_gp(
     features: Callable[[Tensor], Tensor],
     settings: Mapping[str, Any],
     fit_exact: Callable[[Tensor, Tensor], SingleTaskGP],
-    build: Callable[[Tensor, Tensor, Any], SingleTaskGP],
+    build: Callable[[Tensor, Tensor, Any, Any], SingleTaskGP],
 ) -> tuple[SingleTaskGP, Tensor]:
     """A GP on many rows: hyperparameters fitted on one subset, conditioned on another.
 
@@ -85,7 +85,8 @@ def fit_subset_gp(
         settings: The GP's full settings (``fit_rows``, ``condition_rows``,
             ``near_incumbent_share``).
         fit_exact: Fits an exact GP on ``(X, Y)`` (warm start included) and returns it.
-        build: Builds an unfitted GP on ``(X, Y)`` whose outcome transform is the given one.
+        build: Builds an unfitted GP on ``(X, Y)`` with the given outcome transform and
+            likelihood.
 
     Returns:
         The conditioned SingleTaskGP in eval mode, and its ``m x d`` training inputs.
@@ -99,8 +100,9 @@ def fit_subset_gp(
     X, Y = train_X[rows], train_Y[rows]
     # The fitted model's outcome transform, already trained and in eval mode, standardises the
     # new rows with the fitted subset's mean and sd: the hyperparameters (constant, outputscale,
-    # noise) are in those units and carry over unchanged.
-    model = build(X, Y, copy.deepcopy(fitted.outcome_transform))
+    # noise) are in those units and carry over unchanged, as does the likelihood (its prior and
+    # floor: a noise-free refit's, under noise_prior "auto").
+    model = build(X, Y, copy.deepcopy(fitted.outcome_transform), copy.deepcopy(fitted.likelihood))
     with torch.no_grad():
         mine = dict(model.named_parameters())
         for name, p in fitted.named_parameters():

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import GammaPrior
 
 import bo_loop as bl
 from bo_loop.models import fitting
@@ -111,7 +112,7 @@ def test_the_noise_settings_default_to_botorchs_likelihood_and_can_let_a_gp_inte
     assert default.likelihood.noise_covar.noise_prior.loc == -4.0
     assert float(default.likelihood.noise.detach()) > 1e-4
     # ... the low-noise settings let the same data be nearly interpolated.
-    low = fit(X, Y, noise_prior_loc=-12.0, noise_floor=1e-6)
+    low = fit(X, Y, noise_prior="lognormal", noise_prior_loc=-12.0, noise_floor=1e-6)
     noise = float(low.likelihood.noise.detach())
     assert 1e-6 <= noise < 1e-4
     assert float(low.likelihood.noise_covar.raw_noise_constraint.lower_bound) == pytest.approx(1e-6)
@@ -119,7 +120,10 @@ def test_the_noise_settings_default_to_botorchs_likelihood_and_can_let_a_gp_inte
     # point the low-noise GP's sd is an order of magnitude below the default one's.
     bounds = torch.stack([torch.zeros(3), torch.ones(3)]).to(torch.float64)
     sds = []
-    for settings in ({}, {"noise_prior_loc": -12.0, "noise_floor": 1e-6}):
+    for settings in (
+        {},
+        {"noise_prior": "lognormal", "noise_prior_loc": -12.0, "noise_floor": 1e-6},
+    ):
         model = gp.fit_gp(X, Y, bounds=bounds, cat_dims={}, seed=0,
                           settings=resolve_settings("gp", settings))  # fmt: skip
         sds.append(float(model.posterior(X[:1]).variance.sqrt()))
@@ -139,8 +143,30 @@ def test_the_flat_noise_prior_interpolates_clean_data_and_keeps_the_noise_of_noi
         assert float(fit(X, Y, fast_fit=fast, **flat).likelihood.noise.detach()) < 1e-5
         noise = float(fit(X, noisy, fast_fit=fast, **flat).likelihood.noise.detach())
         assert true / 4 < noise < true * 4
-    wide = fit(X, noisy, noise_prior_loc=-8.0, noise_prior_scale=3.0, noise_floor=1e-6)
+    wide = fit(
+        X, noisy, noise_prior="lognormal", noise_prior_loc=-8.0, noise_prior_scale=3.0,
+        noise_floor=1e-6,
+    )  # fmt: skip
     assert float(wide.likelihood.noise.detach()) < 1e-5
+
+
+def test_auto_noise_refits_noise_free_data_without_the_nugget_and_leaves_noisy_data_alone():
+    X, Y = data(60)  # noise-free: BoTorch's prior ends at its floor
+    lognormal = float(fit(X, Y, noise_prior="lognormal").likelihood.noise.detach())
+    assert lognormal == pytest.approx(1e-4, rel=1e-3)
+    auto = fit(X, Y, noise_prior="auto")
+    assert float(auto.likelihood.noise.detach()) < 1e-5
+    assert isinstance(auto.likelihood.noise_covar.noise_prior, GammaPrior)
+    noisy = Y + 0.1 * torch.randn(
+        Y.shape, generator=torch.Generator().manual_seed(1), dtype=Y.dtype
+    )
+    # Off the floor "auto" is the LogNormal fit itself, hyperparameter for hyperparameter ...
+    assert gp.hyperparameters(fit(X, noisy, noise_prior="auto")) == gp.hyperparameters(
+        fit(X, noisy, noise_prior="lognormal")
+    )
+    # ... also when warm-started from a noise-free fit, whose noise is lifted to the floor first.
+    warm = fit(X, noisy, warm_start=gp.hyperparameters(auto), noise_prior="auto")
+    assert float(warm.likelihood.noise.detach()) == pytest.approx(0.0104, rel=0.01)
 
 
 @pytest.mark.parametrize(
