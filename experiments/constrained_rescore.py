@@ -43,11 +43,16 @@ RESULTS = constrained.RESULTS / "rescore"
 COMPONENTS = ("water", "ethanol", "glycerol")
 
 
-def bo_loop_recommendation(problem: Problem, records: list[dict[str, Any]], seed: int) -> Params:
-    """bo_loop's ``recommend()`` after the run's evaluations are added to a fresh campaign."""
+def replayed_campaign(problem: Problem, records: list[dict[str, Any]], seed: int) -> Any:
+    """A fresh bo_loop campaign of the mixture holding a run's evaluations."""
     campaign = mixture_campaign(problem, f"rescore-{uuid.uuid4().hex[:8]}", seed)
     campaign.add_observations([{**r["params"], "y": r["observed"]} for r in records])
-    return dict(campaign.recommend().params)
+    return campaign
+
+
+def bo_loop_recommendation(problem: Problem, records: list[dict[str, Any]], seed: int) -> Params:
+    """bo_loop's ``recommend()`` after the run's evaluations are added to a fresh campaign."""
+    return dict(replayed_campaign(problem, records, seed).recommend().params)
 
 
 def ax_recommendation(problem: Problem, records: list[dict[str, Any]], seed: int) -> Params:

@@ -39,7 +39,7 @@ from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.sampling import SobolQMCNormalSampler
 
 from experiments import constrained
-from experiments.constrained import _RHS, mixture_problem
+from experiments.constrained import mixture_problem
 
 RESULTS = constrained.RESULTS / "variants"
 
@@ -107,17 +107,11 @@ def rescore(seed: int) -> dict[str, Any]:
     (the LogEI default of that run), re-added with ``add_observations``: the same data, without
     the live run's warm start, so it may differ slightly from a live ``recommend()`` (seed 0:
     0.008 both ways)."""
-    import bo_loop as bl
+    from experiments.constrained_rescore import replayed_campaign
 
     run = json.loads((constrained.RESULTS / f"bo_loop-{seed}.json").read_text())
     problem = mixture_problem()
-    campaign = bl.Campaign.create(
-        f"rescore-{seed}", [bl.Real(p["name"], p["low"], p["high"]) for p in problem.params],
-        bl.Objective("y", "maximize"), storage="sqlite://", seed=seed,
-        parameter_constraints=["water + ethanol + glycerol == 1",
-                               f"ethanol + 0.01*temperature <= {_RHS}"],
-    )  # fmt: skip
-    campaign.add_observations([{**r["params"], "y": r["observed"]} for r in run["records"]])
+    campaign = replayed_campaign(problem, run["records"], seed)
     recommended = problem.true_value(dict(campaign.recommend().params))
     space = dict(campaign.recommend(within="space").params)
     assert constrained.constraint_violation(space) <= 1e-9, space
