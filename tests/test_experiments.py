@@ -275,8 +275,11 @@ def test_constrained_rescore_reproduces_bo_loops_stored_recommendation() -> None
 
     stored = json.loads((RESULTS / "bo_loop-0.json").read_text())
     again = rescore("bo_loop", 0)
-    assert again["own"] == pytest.approx(stored["own"])
-    assert again["own_regret"] == pytest.approx(stored["own_regret"])
+    # To the table's precision: the regret is measured from the optimum that multi-start SLSQP
+    # finds (`constrained._optimum`), whose 7th digit depends on the number of BLAS threads
+    # (CI's 2, the benchmark's 1).
+    assert again["own"] == pytest.approx(stored["own"], abs=1e-5)
+    assert again["own_regret"] == pytest.approx(stored["own_regret"], abs=1e-5)
     assert constraint_violation(again["own"]) <= 1e-9
     assert again["best_sampled_regret"] <= again["own_regret"]
     assert "| bo_loop | 10 | 0.096 | 0.030 |" in report()
