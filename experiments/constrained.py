@@ -24,7 +24,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +242,24 @@ def _seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
+def run_missing(
+    out: Path,
+    pairs: Iterable[tuple[str, int]],
+    run: Callable[[str, int], dict[str, Any]],
+    line: Callable[[str, int, dict[str, Any]], str],
+) -> None:
+    """Run each ``(name, seed)`` whose ``out/<name>-<seed>.json`` does not exist yet, store its
+    result there and print ``line`` of it: an interrupted command can be rerun as is."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, seed in pairs:
+        dest = out / f"{name}-{seed}.json"
+        if dest.exists():
+            continue
+        result = run(name, seed)
+        dest.write_text(json.dumps(result, default=str))
+        print(line(name, seed, result), flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="bo_loop,ax,baybe")
@@ -252,16 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         print(report(args.out))
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for method in args.methods.split(","):
-        for seed in _seeds(args.seeds):
-            dest = args.out / f"{method}-{seed}.json"
-            if dest.exists():
-                continue
-            result = run_one(method, seed)
-            dest.write_text(json.dumps(result, default=str))
-            print(f"{method} seed {seed}: regret {result['final_regret']:.3f} "
-                  f"({result['seconds']:.0f} s)", flush=True)  # fmt: skip
+    run_missing(
+        args.out,
+        [(method, seed) for method in args.methods.split(",") for seed in _seeds(args.seeds)],
+        run_one,
+        lambda method, seed, result: (
+            f"{method} seed {seed}: regret {result['final_regret']:.3f} ({result['seconds']:.0f} s)"
+        ),
+    )
     return 0
 
 

@@ -135,17 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         print(report(args.out))
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for method in args.methods.split(","):
-        for seed in constrained._seeds(args.seeds):
-            dest = args.out / f"{method}-{seed}.json"
-            if dest.exists():
-                continue
-            result = rescore(method, seed)
-            dest.write_text(json.dumps(result))
-            print(f"{method} seed {seed}: best observed {result['best_observed_regret']:.3f} "
-                  f"own {result['own_regret']:.3f} common {result['common_regret']:.3f}",
-                  flush=True)  # fmt: skip
+    constrained.run_missing(
+        args.out,
+        [(m, seed) for m in args.methods.split(",") for seed in constrained._seeds(args.seeds)],
+        rescore,
+        lambda method, seed, result: (
+            f"{method} seed {seed}: best observed "
+            f"{result['best_observed_regret']:.3f} own {result['own_regret']:.3f} "
+            f"common {result['common_regret']:.3f}"
+        ),
+    )
     return 0
 
 

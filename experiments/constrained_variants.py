@@ -170,17 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         print(report(args.out))
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for seed in constrained._seeds(args.seeds):
-        for variant in args.variants.split(","):
-            dest = args.out / f"{variant}-{seed}.json"
-            if dest.exists():
-                continue
-            result = run_variant(variant, seed)
-            dest.write_text(json.dumps(result, default=str))
-            print(f"{variant} seed {seed}: regret {result['final_regret']:.3f} recommend "
-                  f"{result['recommend_data_regret']:.3f} ({result['cpu_seconds']:.0f} CPU s)",
-                  flush=True)  # fmt: skip
+    constrained.run_missing(
+        args.out,
+        [(v, seed) for seed in constrained._seeds(args.seeds) for v in args.variants.split(",")],
+        run_variant,
+        lambda variant, seed, result: (
+            f"{variant} seed {seed}: regret "
+            f"{result['final_regret']:.3f} recommend {result['recommend_data_regret']:.3f} "
+            f"({result['cpu_seconds']:.0f} CPU s)"
+        ),
+    )
     return 0
 
 
