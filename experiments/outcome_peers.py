@@ -331,6 +331,21 @@ def run_bo_loop_noise_auto(problem: OutcomeProblem, seed: int) -> list[Record]:
     return run_bo_loop(problem, seed, surrogate_settings={"noise_prior": "auto"})
 
 
+def run_bo_loop_auto_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: eta = 1e-5 x the outcome's sd with the noise prior "auto" (the default since
+    `bo_loop_eta_1e5` ran under "lognormal")."""
+    with _eta_fraction(1e-5):
+        return run_bo_loop(problem, seed)
+
+
+def run_bo_loop_flat_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: every GP with Optuna's noise prior Gamma(1.1, 30) above 1e-6 from the first
+    fit ("gamma_flat"), and eta = 1e-5 x the outcome's sd."""
+    with _eta_fraction(1e-5):
+        flat = {"noise_prior": "gamma_flat", "noise_floor": 1e-6}
+        return run_bo_loop(problem, seed, surrogate_settings=flat)
+
+
 def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: bo_loop whose first point is the box's centre (Ax's first point)."""
     return run_bo_loop(problem, seed, centre_first=True)
@@ -354,5 +369,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_rbf_dim_scaled": run_bo_loop_rbf_dim_scaled,
     "bo_loop_centre_first": run_bo_loop_centre_first,
     "bo_loop_noise_auto": run_bo_loop_noise_auto,
+    "bo_loop_auto_eta_1e5": run_bo_loop_auto_eta_1e5,
+    "bo_loop_flat_eta_1e5": run_bo_loop_flat_eta_1e5,
 }
 """Every method, by the name used in result files."""

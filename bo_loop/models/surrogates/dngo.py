@@ -77,6 +77,9 @@ RULES: Rules = {
     "head": ("gp_product", one_of("blr", "gp_product")),
     # the "gp_product" head is an exact GP (cubic in n): past this many points, "blr" heads
     "gp_head_max_n": (500, integer(1)),
+    # the "gp_product" head's noise prior: "lognormal" (BoTorch's) or "auto", the GP's rule (a
+    # nearly noise-free refit when the LogNormal fit's noise ends at its floor; `gp.RULES`)
+    "noise_prior": ("auto", one_of("auto", "lognormal", "gamma_flat")),
 }
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 
@@ -229,6 +232,7 @@ def fit_dngo(
     prior_mean: float = DEFAULT_SETTINGS["prior_mean"],
     head: str = DEFAULT_SETTINGS["head"],
     gp_head_max_n: int = DEFAULT_SETTINGS["gp_head_max_n"],
+    noise_prior: str = DEFAULT_SETTINGS["noise_prior"],
 ) -> Model:
     """Fit a DNGO ensemble; the keyword settings are those of ``DEFAULT_SETTINGS``.
 
@@ -252,6 +256,8 @@ def fit_dngo(
         prior_mean: Depth of the quadratic prior mean (`bowl`) of the BLR heads.
         head: ``"blr"`` or ``"gp_product"`` (`dngo_kernel.fit_product_gp`).
         gp_head_max_n: The most points the ``"gp_product"`` head takes; more get BLR heads.
+        noise_prior: The ``"gp_product"`` head's noise prior: ``"auto"``, ``"lognormal"`` or
+            ``"gamma_flat"`` (`dngo_kernel.fit_product_gp`).
 
     Returns:
         A fitted model in eval mode whose posterior is on the scale of ``train_Y``: a
@@ -266,7 +272,8 @@ def fit_dngo(
                             "init_scale": init_scale, "epochs": epochs, "max_steps": max_steps,
                             "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                             "hyper": hyper, "prior_mean": prior_mean, "head": head,
-                            "gp_head_max_n": gp_head_max_n})  # fmt: skip
+                            "gp_head_max_n": gp_head_max_n,
+                            "noise_prior": noise_prior})  # fmt: skip
     if train_X.dim() != 2 or train_Y.shape != (train_X.shape[0], 1) or train_X.shape[0] < 1:
         raise ValueError(
             "train_X must be `n x d` and train_Y `n x 1` with n >= 1, but got "
@@ -297,7 +304,7 @@ def fit_dngo(
     if gp_head:
         return fit_product_gp(
             X, y.unsqueeze(-1), bounds=bounds.to(torch.float64), cat_dims=cat_dims,
-            net_input=encoder, networks=networks,
+            net_input=encoder, networks=networks, noise_prior=noise_prior,
         )  # fmt: skip
     heads: list[tuple[int, blr.BLRPosterior, float]] = []
     with torch.no_grad():
@@ -327,7 +334,9 @@ def _fit(
 
 
 #: What DNGO campaigns stored before these settings existed ran with (the BLR heads, no prior
-#: mean): a stored campaign keeps them while new campaigns get the defaults.
-LEGACY: dict[str, Any] = {"prior_mean": 0.0, "head": "blr", "gp_head_max_n": 500}
+#: mean, BoTorch's noise prior): a stored campaign keeps them while new campaigns get the defaults.
+LEGACY: dict[str, Any] = {
+    "prior_mean": 0.0, "head": "blr", "gp_head_max_n": 500, "noise_prior": "lognormal",
+}  # fmt: skip
 
 SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None, legacy=LEGACY)

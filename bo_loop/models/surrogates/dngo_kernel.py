@@ -3,7 +3,9 @@
 The kernel is ``s * Matern52(x, x') * RBF(phi(x), phi(x'))``: bo_loop's GP kernel on the inputs
 (one-hot categoricals, the GP's lengthscale and outputscale priors) times an RBF on the last
 hidden layer ``phi`` of the ensemble's first network. Its hyperparameters maximise the marginal
-likelihood (BoTorch's ``fit_gpytorch_mll``).
+likelihood (BoTorch's ``fit_gpytorch_mll``) under BoTorch's noise prior; with ``noise_prior="auto"``
+a fit whose noise ends at that prior's floor is redone nearly noise-free, as the GP's is
+(`gp.refit_noise_free`).
 
 Why a product (experiments/results/dngo_variants.md): on 30 points of Hartmann6 every
 network-only head (BLR, more or fewer layers, weight decay, a quadratic prior mean, a sum kernel
@@ -27,12 +29,15 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import MIN_INFERRED_NOISE_LEVEL
 from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
+from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 from torch import Tensor, nn
 
 from bo_loop.models.surrogates.encoding import FeatureMap
+from bo_loop.models.surrogates.gp import noise_free_likelihood, refit_noise_free
 
 #: Gamma(concentration, rate) of the RBF lengthscale on the features. The features are tanh
 #: units in [-1, 1]; two points of a 50-unit basis lie about 1-10 apart, and the prior's mean (6)
@@ -78,6 +83,7 @@ def fit_product_gp(
     cat_dims: dict[int, list[float]],
     net_input: FeatureMap,
     networks: Any,
+    noise_prior: str = "auto",
 ) -> SingleTaskGP:
     """Fit the product-kernel GP on the encoded data; the caller seeds torch's global RNG.
 
@@ -88,6 +94,8 @@ def fit_product_gp(
         cat_dims: Categorical columns (index -> allowed values), one-hot in both factors.
         net_input: The networks' input map.
         networks: The trained ensemble (its first member's features are used).
+        noise_prior: "lognormal" (BoTorch's likelihood), "auto" (`gp.refit_noise_free` after
+            it) or "gamma_flat" (`gp.noise_free_likelihood` from the start).
 
     Returns:
         A fitted ``SingleTaskGP`` in eval mode.
@@ -95,20 +103,29 @@ def fit_product_gp(
     transform = NetworkFeatures(FeatureMap(bounds, cat_dims), net_input, networks)
     p = transform.input_dims
     width = int(networks.weights[-1].shape[1])
-    kernel = ScaleKernel(
-        MaternKernel(nu=2.5, ard_num_dims=p, active_dims=list(range(p)),
-                     lengthscale_prior=GammaPrior(3.0, 6.0))
-        * RBFKernel(active_dims=list(range(p, p + width)),
-                    lengthscale_prior=GammaPrior(*FEATURE_LENGTHSCALE_PRIOR)),
-        outputscale_prior=GammaPrior(2.0, 0.15),
-    )  # fmt: skip
+
+    def build(noise: GaussianLikelihood | None = None) -> SingleTaskGP:
+        kernel = ScaleKernel(
+            MaternKernel(nu=2.5, ard_num_dims=p, active_dims=list(range(p)),
+                         lengthscale_prior=GammaPrior(3.0, 6.0))
+            * RBFKernel(active_dims=list(range(p, p + width)),
+                        lengthscale_prior=GammaPrior(*FEATURE_LENGTHSCALE_PRIOR)),
+            outputscale_prior=GammaPrior(2.0, 0.15),
+        )  # fmt: skip
+        return SingleTaskGP(
+            train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=transform,
+            covar_module=kernel, likelihood=noise,
+        )  # fmt: skip
+
+    def maximise(model: SingleTaskGP) -> None:
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputDataWarning)
         warnings.simplefilter("ignore", OptimizationWarning)
-        model = SingleTaskGP(
-            train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=transform,
-            covar_module=kernel,
-        )  # fmt: skip
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        model = build(noise_free_likelihood() if noise_prior == "gamma_flat" else None)
+        maximise(model)
+        if noise_prior == "auto":
+            model = refit_noise_free(model, MIN_INFERRED_NOISE_LEVEL, build, maximise)
     model.eval()
     return model

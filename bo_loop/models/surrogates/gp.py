@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -203,14 +203,12 @@ def fit_gp(
             _load_hyperparameters(model, warm_start)
             _raise_noise_to_floor(model, settings["noise_floor"])
         maximise(model)
-        if settings["noise_prior"] != "auto" or _noise(model) > _AT_FLOOR * settings["noise_floor"]:
+        if settings["noise_prior"] != "auto":
             return model
-        # The data ask for less noise than the floor allows: fit again with a nearly flat prior
-        # and a floor 100x lower, from this fit's hyperparameters.
-        free = build(X, Y, Standardize(m=1), noise=_flat_likelihood(_NOISE_FREE_FLOOR))
-        _load_hyperparameters(free, hyperparameters(model))
-        maximise(free)
-        return free
+        return refit_noise_free(
+            model, settings["noise_floor"],
+            lambda noise: build(X, Y, Standardize(m=1), noise=noise), maximise,
+        )  # fmt: skip
 
     with torch.random.fork_rng(), warnings.catch_warnings():
         torch.manual_seed(seed)
@@ -229,6 +227,27 @@ def fit_gp(
     return model
 
 
+def refit_noise_free(
+    model: SingleTaskGP,
+    floor: float,
+    build: Callable[[GaussianLikelihood], SingleTaskGP],
+    maximise: Callable[[SingleTaskGP], None],
+) -> SingleTaskGP:
+    """The ``noise_prior="auto"`` rule after a fit whose noise prior had the floor ``floor``.
+
+    Returns ``model`` unless its fitted noise ends at the floor, i.e. the data ask for less noise
+    than the floor allows; then a refit, from ``model``'s hyperparameters, of ``build(noise)``
+    with a nearly flat noise prior (`_FLAT_NOISE`) above a floor 100x lower (`_NOISE_FREE_FLOOR`).
+    ``build`` makes the same GP with the given likelihood; ``maximise`` fits it in place.
+    """
+    if _noise(model) > _AT_FLOOR * floor:
+        return model
+    free = build(noise_free_likelihood())
+    _load_hyperparameters(free, hyperparameters(model))
+    maximise(free)
+    return free
+
+
 def likelihood(settings: Mapping[str, Any]) -> GaussianLikelihood | None:
     """The Gaussian likelihood of the settings' noise prior and floor; None (BoTorch's own) for
     BoTorch's values. ("auto" fits with the LogNormal first: `fit_gp`.)"""
@@ -239,6 +258,11 @@ def likelihood(settings: Mapping[str, Any]) -> GaussianLikelihood | None:
     if (loc, scale, floor) == _BOTORCH_NOISE:
         return None
     return _with_floor(LogNormalPrior(loc=loc, scale=scale), floor)
+
+
+def noise_free_likelihood() -> GaussianLikelihood:
+    """`_FLAT_NOISE` above `_NOISE_FREE_FLOOR`: the likelihood of "auto"'s noise-free refit."""
+    return _flat_likelihood(_NOISE_FREE_FLOOR)
 
 
 def _flat_likelihood(floor: float) -> GaussianLikelihood:

@@ -7,6 +7,7 @@ import torch
 from botorch.acquisition import LogExpectedImprovement
 from botorch.models import SingleTaskGP
 from botorch.optim import optimize_acqf
+from gpytorch.priors import GammaPrior
 
 from bo_loop.models.surrogates.dngo import DNGOModel, bowl, fit_dngo
 from bo_loop.models.surrogates.encoding import FeatureMap
@@ -80,8 +81,42 @@ def test_gp_product_head_on_a_categorical_space() -> None:
     assert float(means[1]) > float(means[0]) + 0.5
 
 
+def test_gp_product_head_noise_prior_flat_interpolates_and_auto_keeps_an_off_floor_fit() -> None:
+    X = torch.rand(16, 2, generator=torch.Generator().manual_seed(0), dtype=DT)
+    Y = X.sum(-1, keepdim=True)  # noise-free and smooth
+    bounds = torch.stack([torch.zeros(2, dtype=DT), torch.ones(2, dtype=DT)])
+    fits = {
+        prior: fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, noise_prior=prior, **FAST)
+        for prior in ("lognormal", "auto", "gamma_flat")
+    }
+    noise = {k: float(m.likelihood.noise.detach()) for k, m in fits.items()}
+    # BoTorch's LogNormal keeps a nugget far above its 1e-4 floor on noise-free data; Optuna's
+    # nearly flat prior lets the data take it down (the cause of DNGO's lost Branin seeds).
+    assert noise["lognormal"] > 1e-3 and noise["gamma_flat"] < 1e-4
+    with torch.no_grad():
+        sd = {k: float(m.posterior(X).variance.sqrt().max()) for k, m in fits.items()}
+    assert sd["gamma_flat"] < 0.5 * sd["lognormal"]
+    # "auto" refits only a fit whose noise ends at the floor: here it is the LogNormal fit ...
+    assert noise["auto"] == noise["lognormal"]
+
+
+def test_gp_product_head_auto_refits_a_fit_at_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bo_loop.models.surrogates import dngo_kernel
+
+    X = torch.rand(16, 2, generator=torch.Generator().manual_seed(0), dtype=DT)
+    Y = X.sum(-1, keepdim=True)
+    bounds = torch.stack([torch.zeros(2, dtype=DT), torch.ones(2, dtype=DT)])
+    # ... and with a floor above every fit's noise, each fit is "at the floor" and refitted
+    # with the nearly flat prior.
+    monkeypatch.setattr(dngo_kernel, "MIN_INFERRED_NOISE_LEVEL", 1.0)
+    auto = fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, noise_prior="auto", **FAST)
+    assert isinstance(auto.likelihood.noise_covar.noise_prior, GammaPrior)
+    assert float(auto.likelihood.noise.detach()) < 1e-4
+
+
 @pytest.mark.parametrize(
-    ("key", "value"), [("head", "gp"), ("gp_head_max_n", 0), ("prior_mean", -1)]
+    ("key", "value"),
+    [("head", "gp"), ("gp_head_max_n", 0), ("prior_mean", -1), ("noise_prior", "flat")],
 )
 def test_bad_variant_settings_are_refused(key: str, value: object) -> None:
     from bo_loop.exceptions import SettingsError
