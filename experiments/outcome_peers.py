@@ -183,7 +183,7 @@ def run_baybe(problem: OutcomeProblem, seed: int) -> list[Record]:
 def run_bo_loop(
     problem: OutcomeProblem,
     seed: int,
-    acquisition_settings: dict[str, int] | None = None,
+    acquisition_settings: dict[str, Any] | None = None,
     surrogate_settings: dict[str, Any] | None = None,
     centre_first: bool = False,
 ) -> list[Record]:
@@ -257,36 +257,28 @@ def run_bo_loop_noise_prior_m12(problem: OutcomeProblem, seed: int) -> list[Reco
         return run_bo_loop(problem, seed)
 
 
-@contextmanager
-def _eta_fraction(fraction: float) -> Iterator[None]:
-    """bo_loop's constraint smoothing width set to ``fraction`` x each constrained outcome's
-    standard deviation while the block runs, for a diagnostic variant."""
-    from bo_loop.models import outcome_acquisition
-
-    before = outcome_acquisition.ETA_FRACTION
-    outcome_acquisition.ETA_FRACTION = fraction
-    try:
-        yield
-    finally:
-        outcome_acquisition.ETA_FRACTION = before
+def _eta(fraction: float) -> dict[str, float]:
+    """The acquisition setting of a constraint smoothing width of ``fraction`` x each
+    constrained outcome's standard deviation, for a diagnostic variant."""
+    return {"constraint_eta": fraction}
 
 
 def run_bo_loop_eta_1e3(problem: OutcomeProblem, seed: int) -> list[Record]:
-    """Diagnostic: bo_loop with constraint smoothing eta = 1e-3 x the outcome's sd."""
-    with _eta_fraction(1e-3):
-        return run_bo_loop(problem, seed)
+    """Diagnostic: bo_loop with constraint smoothing eta = 1e-3 x the outcome's sd (the
+    default before 2026-12-03)."""
+    return run_bo_loop(problem, seed, _eta(1e-3))
 
 
 def run_bo_loop_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
-    """Diagnostic: bo_loop with constraint smoothing eta = 1e-5 x the outcome's sd."""
-    with _eta_fraction(1e-5):
-        return run_bo_loop(problem, seed)
+    """Diagnostic: bo_loop with constraint smoothing eta = 1e-5 x the outcome's sd (run while
+    the GP's noise prior was "lognormal"; the default since 2026-12-03)."""
+    return run_bo_loop(problem, seed, _eta(1e-5))
 
 
 def run_bo_loop_noise_prior_m12_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: the noise prior LogNormal(-12, 1) and eta = 1e-5 x the outcome's sd."""
-    with _noise_prior(-12.0), _eta_fraction(1e-5):
-        return run_bo_loop(problem, seed)
+    with _noise_prior(-12.0):
+        return run_bo_loop(problem, seed, _eta(1e-5))
 
 
 #: Cheaper acquisition optimisation (BoTorch's qLogNEHVI sample count; half the raw samples and
@@ -333,17 +325,15 @@ def run_bo_loop_noise_auto(problem: OutcomeProblem, seed: int) -> list[Record]:
 
 def run_bo_loop_auto_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: eta = 1e-5 x the outcome's sd with the noise prior "auto" (the default since
-    `bo_loop_eta_1e5` ran under "lognormal")."""
-    with _eta_fraction(1e-5):
-        return run_bo_loop(problem, seed)
+    `bo_loop_eta_1e5` ran under "lognormal"); both the defaults since 2026-12-03."""
+    return run_bo_loop(problem, seed, _eta(1e-5))
 
 
 def run_bo_loop_flat_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: every GP with Optuna's noise prior Gamma(1.1, 30) above 1e-6 from the first
     fit ("gamma_flat"), and eta = 1e-5 x the outcome's sd."""
-    with _eta_fraction(1e-5):
-        flat = {"noise_prior": "gamma_flat", "noise_floor": 1e-6}
-        return run_bo_loop(problem, seed, surrogate_settings=flat)
+    flat = {"noise_prior": "gamma_flat", "noise_floor": 1e-6}
+    return run_bo_loop(problem, seed, _eta(1e-5), surrogate_settings=flat)
 
 
 def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:

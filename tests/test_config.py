@@ -61,6 +61,14 @@ def create(url: str, **kw) -> bl.Campaign:
             r"'num_restarts' of the acquisition must be in \[1, 1000\], but got num_restarts=0",
         ),
         (
+            {"acquisition_settings": {"constraint_eta": 0}},
+            r"'constraint_eta' of the acquisition must be .*, but got constraint_eta=0",
+        ),
+        (
+            {"surrogate": "dngo", "surrogate_settings": {"noise_prior": "flat"}},
+            r"'noise_prior' of surrogate 'dngo' must be one of .*, but got noise_prior='flat'",
+        ),
+        (
             {"acquisition_settings": {"restarts": 5}},
             r"Unknown setting\(s\) \['restarts'\] for the acquisition",
         ),
@@ -143,8 +151,11 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
     assert c.surrogate_settings == {
         **GP_DEFAULTS, "exact_max_rows": None, "noise_prior": "lognormal"
     }  # fmt: skip
-    # Batches by qLogNEI, as every batch was before the acquisition setting `batch`.
-    assert c.config.acquisition == {**ACQUISITION_DEFAULTS, "batch": "qlognei"}
+    # Batches by qLogNEI, as every batch was before the acquisition setting `batch`, and outcome
+    # constraints smoothed over 1e-3 of the spread, as before `constraint_eta`.
+    assert c.config.acquisition == {
+        **ACQUISITION_DEFAULTS, "batch": "qlognei", "constraint_eta": 1e-3
+    }  # fmt: skip
     assert CampaignConfig.from_json(old).space == c.space
 
 
@@ -264,21 +275,25 @@ def test_a_stored_dngo_campaign_keeps_the_settings_it_ran_with(sqlite_url, monke
     )
 
 
-def test_a_stored_campaign_keeps_the_batch_acquisition_it_ran_with(sqlite_url, monkeypatch):
+def test_a_stored_campaign_keeps_the_acquisition_it_ran_with(sqlite_url, monkeypatch):
     from bo_loop.models import acquisition
 
     create(sqlite_url)
     config = _stored_config(sqlite_url)
-    assert config["acquisition"] == ACQUISITION_DEFAULTS  # stored in full, `batch` included
-    # A campaign stored before `batch` existed lacks it: it keeps proposing batches by qLogNEI,
-    # whatever today's default is (here changed, so that the test fails if the default leaks).
+    # Stored in full, `batch` and `constraint_eta` included.
+    assert config["acquisition"] == ACQUISITION_DEFAULTS
+    # A campaign stored before `batch` and `constraint_eta` existed lacks them: it keeps proposing
+    # batches by qLogNEI and smoothing constraints over 1e-3 of the spread, whatever today's
+    # defaults are (here changed, so that the test fails if a default leaks).
     old = {k: v for k, v in config["acquisition"].items() if k not in acquisition.LEGACY}
     _store_config(sqlite_url, {**config, "acquisition": old})
     bl.storage.dispose(sqlite_url)
-    monkeypatch.setitem(acquisition.RULES, "batch", ("qlogei", acquisition.RULES["batch"][1]))
+    for key, default in (("batch", "qlogei"), ("constraint_eta", 0.5)):
+        monkeypatch.setitem(acquisition.RULES, key, (default, acquisition.RULES[key][1]))
     c = bl.Campaign.load("c", storage=sqlite_url)
-    assert c.config.acquisition == {**old, "batch": "qlognei"}
+    assert c.config.acquisition == {**old, "batch": "qlognei", "constraint_eta": 1e-3}
     assert len(c.ask(2)) == 2
-    assert CampaignConfig.from_json(c.config.to_json()).acquisition["batch"] == "qlognei"
+    assert CampaignConfig.from_json(c.config.to_json()).acquisition == c.config.acquisition
     new = bl.Campaign.create("new", SPACE, "y", storage=sqlite_url)
     assert new.config.acquisition["batch"] == "qlogei"
+    assert new.config.acquisition["constraint_eta"] == 0.5

@@ -36,16 +36,6 @@ from bo_loop.models.fitting import FittedModel
 from bo_loop.outcomes import Outcomes, non_dominated
 from bo_loop.trial import Trial, TrialState
 
-#: Width of the smooth feasibility weight of each outcome constraint, as a fraction of the
-#: constrained outcome's observed standard deviation (model units). BoTorch's ``eta`` (1e-3 in
-#: qLogNEI, 1e-2 in qLogNEHVI) is in the units the model sees, which Ax standardises but bo_loop
-#: does not: passed as is, it blurred feasibility over a band that depended on the unit a lab
-#: reports the outcome in (1e-3 of a percentage, or of a fraction, alike). Scaling by the spread
-#: makes the weight the same whatever the unit. 1e-3 is BoTorch's value on a standardised outcome;
-#: on Gramacy's problem 1e-3 and 1e-5 of the spread gave the same median feasible regret within
-#: the seeds' scatter (experiments/RESULTS.md, "Multiple outcomes").
-ETA_FRACTION = 1e-3
-
 #: Lower bound on the spread that ``eta`` scales with, for an outcome observed constant (sd 0).
 _MIN_SPREAD = 1e-9
 
@@ -157,16 +147,17 @@ def _constraint_callables(
     return out
 
 
-def constraint_eta(outcomes: Outcomes, fits: Mapping[str, FittedModel]) -> Tensor:
-    """One smoothing width per outcome constraint (`ETA_FRACTION` of the constrained outcome's
-    observed standard deviation in model units, the units of the slack), in constraint order."""
+def constraint_eta(outcomes: Outcomes, fits: Mapping[str, FittedModel], fraction: float) -> Tensor:
+    """One smoothing width per outcome constraint, in constraint order: ``fraction`` (the
+    acquisition setting ``constraint_eta``) of the constrained outcome's observed standard
+    deviation in model units, the units of the slack."""
     etas = []
     for c in outcomes.constraints:
         Y = fits[c.name].model_Y
         spread = float(Y.std()) if len(Y) > 1 else 0.0
         if not math.isfinite(spread) or spread <= 0.0:  # constant: the values' own size
             spread = float(Y.abs().max()) if len(Y) else 0.0
-        etas.append(ETA_FRACTION * max(spread, _MIN_SPREAD))
+        etas.append(fraction * max(spread, _MIN_SPREAD))
     return torch.tensor(etas, dtype=torch.float64)
 
 
@@ -187,14 +178,15 @@ def build_outcome_acquisition(
         X_baseline: ``r x d`` encoded points measured in full.
         X_pending: ``p x d`` encoded points under evaluation (pending, told in part), or None.
         seed: Seeds the quasi-Monte-Carlo samplers.
-        settings: The acquisition settings (``mc_samples``).
+        settings: The acquisition settings (``mc_samples``, ``constraint_eta``).
         ref_point: Signed reference point (original units), for two or more objectives.
     """
     names = list(outcomes.names)
     model = ModelList(*[fits[n].model for n in names])
     sampler = _sampler(len(names), settings["mc_samples"], seed)
     constraints = _constraint_callables(outcomes, fits) or None
-    eta = constraint_eta(outcomes, fits) if constraints else 1e-3  # the default is unused
+    # BoTorch's default eta is unused without constraints.
+    eta = constraint_eta(outcomes, fits, settings["constraint_eta"]) if constraints else 1e-3
     k = len(outcomes.objectives)
     if k >= 2:
         assert ref_point is not None
