@@ -268,6 +268,13 @@ def main() -> None:
         **evaluate("DNGO, BLR heads", {**defaults, "head": "blr"}),
         "changes": {"head": "blr"},
     }
+    # The GP head's noise prior before 2026-12-03's "gamma_flat" default.
+    lognormal_head = {
+        **evaluate(
+            "DNGO, GP head, BoTorch's noise prior", {**defaults, "noise_prior": "lognormal"}
+        ),
+        "changes": {"noise_prior": "lognormal"},
+    }
     default = {**evaluate("DNGO, defaults", defaults), "changes": {}}
     ok_cov = default["coverage_mean"] >= 0.9
     ok_rmse = default["rmse_mean"] <= 2 * gp["rmse_mean"]
@@ -278,7 +285,7 @@ def main() -> None:
         f"({'meets' if ok_rmse else 'misses'} the <= 2x target)."
     ]
     command = "python -m experiments.dngo_calibration"
-    write("dngo_calibration", command, [gp, single, blr_heads, default], notes)
+    write("dngo_calibration", command, [gp, single, blr_heads, lognormal_head, default], notes)
     if args.sweep:
         held_out = f"seeds {HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}"
         rows = [

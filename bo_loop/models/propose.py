@@ -38,6 +38,20 @@ class Proposal:
     provenance: dict[str, Any]
 
 
+def in_design(completed: int, n: int, size: int, rounds: str) -> bool:
+    """Whether an ask of ``n`` points, with ``completed`` trials completed, is initial design.
+
+    ``rounds`` is the acquisition setting ``design_rounds``: "within", while the completed trials
+    plus the ask fit within ``size``; "fill", while fewer than ``size`` are completed. The model
+    needs two completed trials under both.
+    """
+    if completed < 2:
+        return True
+    if rounds == "fill":
+        return completed < size
+    return completed + n <= size
+
+
 def propose(
     space: Space,
     objective: Objective,
@@ -79,7 +93,7 @@ def propose(
     }
     completed = [t for t in trials if t.state is TrialState.COMPLETED]
     size = design_size if design_size is not None else default_design_size(space, region)
-    if len(completed) < max(size, 2):
+    if in_design(len(completed), n, size, acquisition["design_rounds"]):
         design = (
             design_proposals(space, trials, n, seed=seed, taken=taken)
             if region is None

@@ -66,6 +66,34 @@ def test_too_few_completed_trials_stay_in_the_design():
     assert run(trials, 1, design_size=4)[0].provenance["generator"] == "sobol"
 
 
+def test_a_round_that_would_overshoot_the_design_size_is_the_models():
+    # 8 completed of a 12-point design: a round of 8 would end at 16, so the model proposes it
+    # ("within", the default); under "fill" (campaigns stored before) it is a second Sobol round.
+    trials = completed_from(run([], 8))
+    within = run(trials, 8, design_size=12)
+    assert {p.provenance["generator"] for p in within} == {"gp"}
+    fill = acquisition_settings({**CHEAP, "design_rounds": "fill"})
+    filled = propose(SPACE, OBJECTIVE, trials, 8, seed=3, surrogate="gp",
+                     settings=resolve_settings("gp", {}), acquisition=fill, design_size=12)  # fmt: skip
+    assert {p.provenance["generator"] for p in filled} == {"sobol"}
+    # A round that fits is still design, and a single ask is design below the size under both.
+    assert {p.provenance["generator"] for p in run(trials, 4, design_size=12)} == {"sobol"}
+    assert run(trials, 1, design_size=9)[0].provenance["generator"] == "sobol"
+
+
+@pytest.mark.parametrize(
+    ("completed", "n", "size", "within", "fill"),
+    [(0, 8, 5, True, True), (1, 1, 1, True, True), (2, 1, 2, False, False), (4, 1, 5, True, True),
+     (5, 1, 5, False, False), (8, 8, 12, False, True), (8, 4, 12, True, True),
+     (12, 4, 12, False, False)],
+)  # fmt: skip
+def test_in_design_under_both_rules(completed, n, size, within, fill):
+    from bo_loop.models.propose import in_design
+
+    assert in_design(completed, n, size, "within") is within
+    assert in_design(completed, n, size, "fill") is fill
+
+
 def test_the_acquisition_settings_are_used():
     trials = completed_from(run([], 6))
     with pytest.raises(KeyError):  # proves the settings reach the optimiser: none are defaulted

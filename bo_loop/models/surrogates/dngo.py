@@ -77,9 +77,18 @@ RULES: Rules = {
     "head": ("gp_product", one_of("blr", "gp_product")),
     # the "gp_product" head is an exact GP (cubic in n): past this many points, "blr" heads
     "gp_head_max_n": (500, integer(1)),
-    # the "gp_product" head's noise prior: "lognormal" (BoTorch's) or "auto", the GP's rule (a
-    # nearly noise-free refit when the LogNormal fit's noise ends at its floor; `gp.RULES`)
-    "noise_prior": ("auto", one_of("auto", "lognormal", "gamma_flat")),
+    # the "gp_product" head's noise prior: "gamma_flat", Optuna's Gamma(1.1, 30) above 1e-6, which
+    # lets the data decide how noisy they are; "lognormal", BoTorch's LogNormal(-4, 1) above 1e-4
+    # (what stored campaigns keep); or "auto", the GP's rule (`gp.RULES`). BoTorch's prior held
+    # the head's noise at 6e-4 - 4e-3 of the variance on noise-free Branin, its posterior sd at
+    # the best point at 0.7-2.2 (regret 0.14-0.32 left unseen), so EI kept exploring; "auto"
+    # never fired (the fit never reached the floor). 10 seeds, median final regret, "gamma_flat"
+    # against "lognormal" (experiments/results/dngo_variants.md, section 7): branin 0.0080 vs
+    # 0.011 (Ax 0.0084), mixed (noisy) 0.058 vs 0.094, xsin 2.9e-8 vs 1.1e-6, hartmann6 1.4e-3
+    # vs 4.9e-4 (Ax 0.044).
+    "noise_prior": ("gamma_flat", one_of("gamma_flat", "lognormal", "auto")),
+    # the floor of the "gamma_flat" head's noise variance (of the standardised outcome)
+    "noise_floor": (1e-4, real(1e-10, 1.0)),
 }
 DEFAULT_SETTINGS: dict[str, Any] = defaults(RULES)
 
@@ -233,6 +242,7 @@ def fit_dngo(
     head: str = DEFAULT_SETTINGS["head"],
     gp_head_max_n: int = DEFAULT_SETTINGS["gp_head_max_n"],
     noise_prior: str = DEFAULT_SETTINGS["noise_prior"],
+    noise_floor: float = DEFAULT_SETTINGS["noise_floor"],
 ) -> Model:
     """Fit a DNGO ensemble; the keyword settings are those of ``DEFAULT_SETTINGS``.
 
@@ -256,8 +266,9 @@ def fit_dngo(
         prior_mean: Depth of the quadratic prior mean (`bowl`) of the BLR heads.
         head: ``"blr"`` or ``"gp_product"`` (`dngo_kernel.fit_product_gp`).
         gp_head_max_n: The most points the ``"gp_product"`` head takes; more get BLR heads.
-        noise_prior: The ``"gp_product"`` head's noise prior: ``"auto"``, ``"lognormal"`` or
-            ``"gamma_flat"`` (`dngo_kernel.fit_product_gp`).
+        noise_prior: The ``"gp_product"`` head's noise prior: ``"gamma_flat"``, ``"lognormal"``
+            or ``"auto"`` (`dngo_kernel.fit_product_gp`).
+        noise_floor: The floor of the ``"gamma_flat"`` head's noise variance.
 
     Returns:
         A fitted model in eval mode whose posterior is on the scale of ``train_Y``: a
@@ -273,7 +284,7 @@ def fit_dngo(
                             "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                             "hyper": hyper, "prior_mean": prior_mean, "head": head,
                             "gp_head_max_n": gp_head_max_n,
-                            "noise_prior": noise_prior})  # fmt: skip
+                            "noise_prior": noise_prior, "noise_floor": noise_floor})  # fmt: skip
     if train_X.dim() != 2 or train_Y.shape != (train_X.shape[0], 1) or train_X.shape[0] < 1:
         raise ValueError(
             "train_X must be `n x d` and train_Y `n x 1` with n >= 1, but got "
@@ -304,7 +315,7 @@ def fit_dngo(
     if gp_head:
         return fit_product_gp(
             X, y.unsqueeze(-1), bounds=bounds.to(torch.float64), cat_dims=cat_dims,
-            net_input=encoder, networks=networks, noise_prior=noise_prior,
+            net_input=encoder, networks=networks, noise_prior=noise_prior, noise_floor=noise_floor,
         )  # fmt: skip
     heads: list[tuple[int, blr.BLRPosterior, float]] = []
     with torch.no_grad():
@@ -337,6 +348,7 @@ def _fit(
 #: mean, BoTorch's noise prior): a stored campaign keeps them while new campaigns get the defaults.
 LEGACY: dict[str, Any] = {
     "prior_mean": 0.0, "head": "blr", "gp_head_max_n": 500, "noise_prior": "lognormal",
+    "noise_floor": 1e-4,
 }  # fmt: skip
 
 SURROGATE = Surrogate(rules=RULES, fit=_fit, state=lambda model: None, legacy=LEGACY)

@@ -3,9 +3,8 @@
 The kernel is ``s * Matern52(x, x') * RBF(phi(x), phi(x'))``: bo_loop's GP kernel on the inputs
 (one-hot categoricals, the GP's lengthscale and outputscale priors) times an RBF on the last
 hidden layer ``phi`` of the ensemble's first network. Its hyperparameters maximise the marginal
-likelihood (BoTorch's ``fit_gpytorch_mll``) under BoTorch's noise prior; with ``noise_prior="auto"``
-a fit whose noise ends at that prior's floor is redone nearly noise-free, as the GP's is
-(`gp.refit_noise_free`).
+likelihood (BoTorch's ``fit_gpytorch_mll``) under the noise prior ``noise_prior`` (`dngo.RULES`
+says why the default is Optuna's nearly flat one).
 
 Why a product (experiments/results/dngo_variants.md): on 30 points of Hartmann6 every
 network-only head (BLR, more or fewer layers, weight decay, a quadratic prior mean, a sum kernel
@@ -37,7 +36,7 @@ from gpytorch.priors import GammaPrior
 from torch import Tensor, nn
 
 from bo_loop.models.surrogates.encoding import FeatureMap
-from bo_loop.models.surrogates.gp import noise_free_likelihood, refit_noise_free
+from bo_loop.models.surrogates.gp import flat_likelihood, refit_noise_free
 
 #: Gamma(concentration, rate) of the RBF lengthscale on the features. The features are tanh
 #: units in [-1, 1]; two points of a 50-unit basis lie about 1-10 apart, and the prior's mean (6)
@@ -83,7 +82,8 @@ def fit_product_gp(
     cat_dims: dict[int, list[float]],
     net_input: FeatureMap,
     networks: Any,
-    noise_prior: str = "auto",
+    noise_prior: str = "gamma_flat",
+    noise_floor: float = 1e-4,
 ) -> SingleTaskGP:
     """Fit the product-kernel GP on the encoded data; the caller seeds torch's global RNG.
 
@@ -95,7 +95,8 @@ def fit_product_gp(
         net_input: The networks' input map.
         networks: The trained ensemble (its first member's features are used).
         noise_prior: "lognormal" (BoTorch's likelihood), "auto" (`gp.refit_noise_free` after
-            it) or "gamma_flat" (`gp.noise_free_likelihood` from the start).
+            it) or "gamma_flat" (`gp.flat_likelihood` from the start).
+        noise_floor: The floor of the noise variance under "gamma_flat" (standardised units).
 
     Returns:
         A fitted ``SingleTaskGP`` in eval mode.
@@ -123,7 +124,7 @@ def fit_product_gp(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputDataWarning)
         warnings.simplefilter("ignore", OptimizationWarning)
-        model = build(noise_free_likelihood() if noise_prior == "gamma_flat" else None)
+        model = build(flat_likelihood(noise_floor) if noise_prior == "gamma_flat" else None)
         maximise(model)
         if noise_prior == "auto":
             model = refit_noise_free(model, MIN_INFERRED_NOISE_LEVEL, build, maximise)

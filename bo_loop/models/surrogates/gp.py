@@ -242,7 +242,7 @@ def refit_noise_free(
     """
     if _noise(model) > _AT_FLOOR * floor:
         return model
-    free = build(noise_free_likelihood())
+    free = build(flat_likelihood(_NOISE_FREE_FLOOR))
     _load_hyperparameters(free, hyperparameters(model))
     maximise(free)
     return free
@@ -254,18 +254,13 @@ def likelihood(settings: Mapping[str, Any]) -> GaussianLikelihood | None:
     loc, scale = settings["noise_prior_loc"], settings["noise_prior_scale"]
     floor = settings["noise_floor"]
     if settings["noise_prior"] == "gamma_flat":
-        return _flat_likelihood(floor)
+        return flat_likelihood(floor)
     if (loc, scale, floor) == _BOTORCH_NOISE:
         return None
     return _with_floor(LogNormalPrior(loc=loc, scale=scale), floor)
 
 
-def noise_free_likelihood() -> GaussianLikelihood:
-    """`_FLAT_NOISE` above `_NOISE_FREE_FLOOR`: the likelihood of "auto"'s noise-free refit."""
-    return _flat_likelihood(_NOISE_FREE_FLOOR)
-
-
-def _flat_likelihood(floor: float) -> GaussianLikelihood:
+def flat_likelihood(floor: float) -> GaussianLikelihood:
     """Gamma(1.1, 30) above ``floor``: `_FLAT_NOISE`, nearly flat at small noise."""
     return _with_floor(GammaPrior(*_FLAT_NOISE), floor)
 

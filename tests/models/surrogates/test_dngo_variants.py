@@ -81,21 +81,30 @@ def test_gp_product_head_on_a_categorical_space() -> None:
     assert float(means[1]) > float(means[0]) + 0.5
 
 
-def test_gp_product_head_noise_prior_flat_interpolates_and_auto_keeps_an_off_floor_fit() -> None:
+def test_gp_product_head_noise_prior_flat_lets_the_data_decide_down_to_its_floor() -> None:
     X = torch.rand(16, 2, generator=torch.Generator().manual_seed(0), dtype=DT)
     Y = X.sum(-1, keepdim=True)  # noise-free and smooth
     bounds = torch.stack([torch.zeros(2, dtype=DT), torch.ones(2, dtype=DT)])
+    variants = {
+        "lognormal": {"noise_prior": "lognormal"},
+        "auto": {"noise_prior": "auto"},
+        "flat": {},  # the default: "gamma_flat" above 1e-4
+        "flat_1e-6": {"noise_prior": "gamma_flat", "noise_floor": 1e-6},
+    }
     fits = {
-        prior: fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, noise_prior=prior, **FAST)
-        for prior in ("lognormal", "auto", "gamma_flat")
+        k: fit_dngo(X, Y, bounds=bounds, cat_dims={}, seed=0, **v, **FAST)
+        for k, v in variants.items()
     }
     noise = {k: float(m.likelihood.noise.detach()) for k, m in fits.items()}
     # BoTorch's LogNormal keeps a nugget far above its 1e-4 floor on noise-free data; Optuna's
-    # nearly flat prior lets the data take it down (the cause of DNGO's lost Branin seeds).
-    assert noise["lognormal"] > 1e-3 and noise["gamma_flat"] < 1e-4
+    # nearly flat prior lets the data take it down to the floor (the cause of DNGO's lost
+    # Branin seeds), and lower with a lower floor.
+    assert noise["lognormal"] > 1e-3
+    assert noise["flat"] == pytest.approx(1e-4, rel=1e-3)
+    assert noise["flat_1e-6"] < 1e-5
     with torch.no_grad():
         sd = {k: float(m.posterior(X).variance.sqrt().max()) for k, m in fits.items()}
-    assert sd["gamma_flat"] < 0.5 * sd["lognormal"]
+    assert sd["flat"] < 0.5 * sd["lognormal"]
     # "auto" refits only a fit whose noise ends at the floor: here it is the LogNormal fit ...
     assert noise["auto"] == noise["lognormal"]
 
@@ -116,7 +125,13 @@ def test_gp_product_head_auto_refits_a_fit_at_the_floor(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("head", "gp"), ("gp_head_max_n", 0), ("prior_mean", -1), ("noise_prior", "flat")],
+    [
+        ("head", "gp"),
+        ("gp_head_max_n", 0),
+        ("prior_mean", -1),
+        ("noise_prior", "flat"),
+        ("noise_floor", 0.0),
+    ],
 )
 def test_bad_variant_settings_are_refused(key: str, value: object) -> None:
     from bo_loop.exceptions import SettingsError
