@@ -275,6 +275,10 @@ def main() -> None:
         ),
         "changes": {"noise_prior": "lognormal"},
     }
+    flat_1e6 = {
+        **evaluate("DNGO, GP head, flat noise prior above 1e-6", {**defaults, "noise_floor": 1e-6}),
+        "changes": {"noise_floor": 1e-6},
+    }
     default = {**evaluate("DNGO, defaults", defaults), "changes": {}}
     ok_cov = default["coverage_mean"] >= 0.9
     ok_rmse = default["rmse_mean"] <= 2 * gp["rmse_mean"]
@@ -285,7 +289,12 @@ def main() -> None:
         f"({'meets' if ok_rmse else 'misses'} the <= 2x target)."
     ]
     command = "python -m experiments.dngo_calibration"
-    write("dngo_calibration", command, [gp, single, blr_heads, lognormal_head, default], notes)
+    write(
+        "dngo_calibration",
+        command,
+        [gp, single, blr_heads, lognormal_head, flat_1e6, default],
+        notes,
+    )
     if args.sweep:
         held_out = f"seeds {HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}"
         rows = [

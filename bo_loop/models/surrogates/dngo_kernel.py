@@ -83,7 +83,7 @@ def fit_product_gp(
     net_input: FeatureMap,
     networks: Any,
     noise_prior: str = "gamma_flat",
-    noise_floor: float = 1e-4,
+    noise_floor: float = 1e-5,
 ) -> SingleTaskGP:
     """Fit the product-kernel GP on the encoded data; the caller seeds torch's global RNG.
 

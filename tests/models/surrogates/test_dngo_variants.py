@@ -88,7 +88,7 @@ def test_gp_product_head_noise_prior_flat_lets_the_data_decide_down_to_its_floor
     variants = {
         "lognormal": {"noise_prior": "lognormal"},
         "auto": {"noise_prior": "auto"},
-        "flat": {},  # the default: "gamma_flat" above 1e-4
+        "flat": {},  # the default: "gamma_flat" above 1e-5
         "flat_1e-6": {"noise_prior": "gamma_flat", "noise_floor": 1e-6},
     }
     fits = {
@@ -100,7 +100,7 @@ def test_gp_product_head_noise_prior_flat_lets_the_data_decide_down_to_its_floor
     # nearly flat prior lets the data take it down to the floor (the cause of DNGO's lost
     # Branin seeds), and lower with a lower floor.
     assert noise["lognormal"] > 1e-3
-    assert noise["flat"] == pytest.approx(1e-4, rel=1e-3)
+    assert 0.999e-5 <= noise["flat"] < 1e-4
     assert noise["flat_1e-6"] < 1e-5
     with torch.no_grad():
         sd = {k: float(m.posterior(X).variance.sqrt().max()) for k, m in fits.items()}
