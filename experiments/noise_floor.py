@@ -24,6 +24,7 @@ import bo_loop as bl
 from bo_loop.models import surrogates
 from bo_loop.models.fitting import fit
 from experiments.dngo_variants import space_of
+from experiments.outcome_problems import OUTCOME_PROBLEMS
 from experiments.problems import PROBLEMS
 
 RESULTS = Path(__file__).parent / "results"
@@ -60,7 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.problems.split(","):
         if name == "gramacy":
-            space = bl.Space([bl.Real("x1", 0, 1), bl.Real("x2", 0, 1)])
+            params = OUTCOME_PROBLEMS["gramacy"](30).params
+            space = bl.Space([bl.Real(p["name"], p["low"], p["high"]) for p in params])
             for seed in range(10):
                 path = args.gramacy_runs / f"gramacy-bo_loop-{seed}.json"
                 records = json.loads(path.read_text())["records"]

@@ -82,8 +82,8 @@ def fit_product_gp(
     cat_dims: dict[int, list[float]],
     net_input: FeatureMap,
     networks: Any,
-    noise_prior: str = "gamma_flat",
-    noise_floor: float = 1e-5,
+    noise_prior: str,
+    noise_floor: float,
 ) -> SingleTaskGP:
     """Fit the product-kernel GP on the encoded data; the caller seeds torch's global RNG.
 
@@ -95,7 +95,8 @@ def fit_product_gp(
         net_input: The networks' input map.
         networks: The trained ensemble (its first member's features are used).
         noise_prior: "lognormal" (BoTorch's likelihood), "auto" (`gp.refit_noise_free` after
-            it) or "gamma_flat" (`gp.flat_likelihood` from the start).
+            it) or "gamma_flat" (`gp.flat_likelihood` from the start); the default is DNGO's
+            setting (`dngo.RULES`), passed in by `dngo.fit_dngo`.
         noise_floor: The floor of the noise variance under "gamma_flat" (standardised units).
 
     Returns:
