@@ -336,6 +336,19 @@ def run_bo_loop_flat_eta_1e5(problem: OutcomeProblem, seed: int) -> list[Record]
     return run_bo_loop(problem, seed, _eta(1e-5), surrogate_settings=flat)
 
 
+def run_bo_loop_qlognei(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """bo_loop with ``constrained_first="qlognei"``: constrained qLogNEI for every point, the
+    rule before 2026-12-03 (what stored campaigns keep)."""
+    return run_bo_loop(problem, seed, {"constrained_first": "qlognei"})
+
+
+def run_bo_loop_flat_logcei(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: the default analytic constrained LogEI with every GP on Optuna's noise prior
+    Gamma(1.1, 30) above 1e-6 from the first fit (Optuna GPSampler's model and acquisition)."""
+    flat = {"noise_prior": "gamma_flat", "noise_floor": 1e-6}
+    return run_bo_loop(problem, seed, {"constrained_first": "logcei"}, surrogate_settings=flat)
+
+
 def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: bo_loop whose first point is the box's centre (Ax's first point)."""
     return run_bo_loop(problem, seed, centre_first=True)
@@ -361,5 +374,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_noise_auto": run_bo_loop_noise_auto,
     "bo_loop_auto_eta_1e5": run_bo_loop_auto_eta_1e5,
     "bo_loop_flat_eta_1e5": run_bo_loop_flat_eta_1e5,
+    "bo_loop_qlognei": run_bo_loop_qlognei,
+    "bo_loop_flat_logcei": run_bo_loop_flat_logcei,
 }
 """Every method, by the name used in result files."""

@@ -154,7 +154,8 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
     # Batches by qLogNEI, as every batch was before the acquisition setting `batch`, and outcome
     # constraints smoothed over 1e-3 of the spread, as before `constraint_eta`.
     assert c.config.acquisition == {
-        **ACQUISITION_DEFAULTS, "batch": "qlognei", "constraint_eta": 1e-3, "design_rounds": "fill"
+        **ACQUISITION_DEFAULTS, "batch": "qlognei", "constraint_eta": 1e-3,
+        "design_rounds": "fill", "constrained_first": "qlognei",
     }  # fmt: skip
     assert CampaignConfig.from_json(old).space == c.space
 
@@ -288,11 +289,16 @@ def test_a_stored_campaign_keeps_the_acquisition_it_ran_with(sqlite_url, monkeyp
     old = {k: v for k, v in config["acquisition"].items() if k not in acquisition.LEGACY}
     _store_config(sqlite_url, {**config, "acquisition": old})
     bl.storage.dispose(sqlite_url)
-    for key, default in (("batch", "qlogei"), ("constraint_eta", 0.5), ("design_rounds", "within")):
+    today = (
+        ("batch", "qlogei"), ("constraint_eta", 0.5), ("design_rounds", "within"),
+        ("constrained_first", "logcei"),
+    )  # fmt: skip
+    for key, default in today:
         monkeypatch.setitem(acquisition.RULES, key, (default, acquisition.RULES[key][1]))
     c = bl.Campaign.load("c", storage=sqlite_url)
     assert c.config.acquisition == {
-        **old, "batch": "qlognei", "constraint_eta": 1e-3, "design_rounds": "fill"
+        **old, "batch": "qlognei", "constraint_eta": 1e-3, "design_rounds": "fill",
+        "constrained_first": "qlognei",
     }  # fmt: skip
     assert len(c.ask(2)) == 2
     assert CampaignConfig.from_json(c.config.to_json()).acquisition == c.config.acquisition

@@ -30,7 +30,12 @@ from bo_loop.models.fitting import (
     step_seed,
     torch_threads,
 )
-from bo_loop.models.outcome_acquisition import build_outcome_acquisition, reference_point
+from bo_loop.models.outcome_acquisition import (
+    FirstByConstrainedEI,
+    best_feasible,
+    build_outcome_acquisition,
+    reference_point,
+)
 from bo_loop.objective import Objective
 from bo_loop.outcomes import Outcomes
 from bo_loop.space import Space
@@ -177,20 +182,25 @@ def propose_outcomes(
     pending = [t.params for t in trials if t.state is TrialState.PENDING]
     X_pending = space.encode(pending) if pending else None
     ref = reference_point(outcomes, trials) if len(outcomes.objectives) >= 2 else None
+    best = best_feasible(outcomes, trials) if len(outcomes.objectives) == 1 else None
     n_obs = max(len(f.X) for f in fits.values())
 
     def make(busy: Tensor | None) -> AcquisitionFunction:
         return build_outcome_acquisition(
-            outcomes, fits, X_baseline, busy, this_seed, acquisition, ref
+            outcomes, fits, X_baseline, busy, this_seed, acquisition, ref, best
         )[0]
 
     with torch.random.fork_rng(), torch_threads(n_obs), quiet_jitter():
         torch.manual_seed(this_seed)
         acq, acq_name = build_outcome_acquisition(
-            outcomes, fits, X_baseline, X_pending, this_seed, acquisition, ref
+            outcomes, fits, X_baseline, X_pending, this_seed, acquisition, ref, best
         )
         if region is None:
-            candidates = optimize(acq, space, n, acquisition)
+            # The analytic constrained EI ("logcei") has a narrow peak at a constraint's bound;
+            # Gramacy, 10 seeds: median feasible regret 4.8e-5 with perturbations of the best
+            # feasible points among the raw samples, 2.0e-4 without.
+            around_best = isinstance(acq, FirstByConstrainedEI)
+            candidates = optimize(acq, space, n, acquisition, around_best=around_best)
         else:
             candidates = region.optimize(
                 acq, n, acquisition["num_restarts"], acquisition["raw_samples"]

@@ -19,6 +19,10 @@ from typing import Any
 
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import (
+    LogConstrainedExpectedImprovement,
+    LogProbabilityOfFeasibility,
+)
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import (
     qLogNoisyExpectedHypervolumeImprovement,
@@ -32,6 +36,7 @@ from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.objective import compute_feasibility_indicator
 from torch import Tensor
 
+from bo_loop.models.acquisition import FirstBySingle
 from bo_loop.models.fitting import FittedModel
 from bo_loop.outcomes import Outcomes, non_dominated
 from bo_loop.trial import Trial, TrialState
@@ -161,6 +166,73 @@ def constraint_eta(outcomes: Outcomes, fits: Mapping[str, FittedModel], fraction
     return torch.tensor(etas, dtype=torch.float64)
 
 
+def best_feasible(outcomes: Outcomes, trials: Sequence[Trial]) -> float | None:
+    """The single objective's best value (original units) over the completed trials that meet
+    every outcome constraint; None when no completed trial does."""
+    objective = outcomes.objectives[0]
+    values = [
+        float(t.values[objective.name])
+        for t in trials
+        if t.state is TrialState.COMPLETED
+        and objective.name in t.values
+        and outcomes.is_feasible(t.values)
+    ]
+    if not values:
+        return None
+    return max(values) if objective.goal == "maximize" else min(values)
+
+
+def feasible_intervals(
+    outcomes: Outcomes, fits: Mapping[str, FittedModel]
+) -> dict[int, tuple[float | None, float | None]]:
+    """Each constrained outcome's feasible interval in its model's units (signed so larger is
+    better, divided by the fit's scale), by output index of the ModelList; a ``>=`` and a ``<=``
+    on one outcome make one interval."""
+    names = list(outcomes.names)
+    out: dict[int, tuple[float | None, float | None]] = {}
+    for c in outcomes.constraints:
+        i = names.index(c.name)
+        sign, t = fits[c.name].objective.sign, c.value / fits[c.name].scale
+        # The model predicts z = sign * value / scale: value >= t is z >= t when sign is +1 and
+        # z <= -t when it is -1 (and the reverse for <=).
+        bound = sign * t
+        lo, hi = out.get(i, (None, None))
+        if (c.op == ">=") == (sign > 0):
+            lo = bound if lo is None else max(lo, bound)
+        else:
+            hi = bound if hi is None else min(hi, bound)
+        out[i] = (lo, hi)
+    return out
+
+
+def constrained_single(
+    outcomes: Outcomes, fits: Mapping[str, FittedModel], best: float | None
+) -> tuple[AcquisitionFunction, str] | None:
+    """Analytic log constrained EI (Gardner et al. 2014; BoTorch's
+    ``LogConstrainedExpectedImprovement``) over the best feasible observation ``best``
+    (original units): log EI of the objective plus the log probability that each constrained
+    outcome lies in its interval, exact under the independent Gaussian posteriors; the log
+    probability of feasibility alone while no completed trial is feasible.
+
+    Returns None when a constraint is on the objective itself: the analytic form multiplies
+    independent probabilities, and an outcome is not independent of itself (qLogNEI's joint
+    samples handle it).
+    """
+    objective = outcomes.objectives[0].name
+    if any(c.name == objective for c in outcomes.constraints):
+        return None
+    model = ModelList(*[fits[n].model for n in outcomes.names])
+    intervals = feasible_intervals(outcomes, fits)
+    if best is None:
+        return LogProbabilityOfFeasibility(model, constraints=intervals), "log_p_feasible"
+    fit = fits[objective]
+    best_f = fit.objective.sign * best / fit.scale
+    acq = LogConstrainedExpectedImprovement(
+        model, best_f=best_f, objective_index=0, constraints=intervals
+    )
+    return acq, "logcei"
+
+
 def build_outcome_acquisition(
     outcomes: Outcomes,
     fits: Mapping[str, FittedModel],
@@ -169,17 +241,23 @@ def build_outcome_acquisition(
     seed: int,
     settings: Mapping[str, Any],
     ref_point: Sequence[float] | None,
+    best: float | None = None,
 ) -> tuple[AcquisitionFunction, str]:
     """qLogNEHVI over the objectives (two or more), or qLogNEI on the one objective, each with
-    the outcome constraints as feasibility weights.
+    the outcome constraints as feasibility weights. With one objective, outcome constraints and
+    the acquisition setting ``constrained_first="logcei"``, a point asked while nothing is
+    pending (a single ask, a round's first point) is scored by `constrained_single` instead
+    (unless a constraint is on the objective itself).
 
     Args:
         fits: One fitted surrogate per outcome (`fit_outcome_models`).
         X_baseline: ``r x d`` encoded points measured in full.
         X_pending: ``p x d`` encoded points under evaluation (pending, told in part), or None.
         seed: Seeds the quasi-Monte-Carlo samplers.
-        settings: The acquisition settings (``mc_samples``, ``constraint_eta``).
+        settings: The acquisition settings (``mc_samples``, ``constraint_eta``,
+            ``constrained_first``).
         ref_point: Signed reference point (original units), for two or more objectives.
+        best: The best feasible observation of the one objective (`best_feasible`).
     """
     names = list(outcomes.names)
     model = ModelList(*[fits[n].model for n in names])
@@ -207,7 +285,34 @@ def build_outcome_acquisition(
         objective=GenericMCObjective(_first_output), constraints=constraints, eta=eta,
         X_pending=X_pending, prune_baseline=True, cache_root=False,
     )  # fmt: skip
+    single = (
+        constrained_single(outcomes, fits, best)
+        if constraints and settings["constrained_first"] == "logcei"
+        else None
+    )
+    if single is not None:
+        return FirstByConstrainedEI(model, single[0], acq, X_pending), f"{single[1]}_qlognei"
     return acq, "qlognei_constrained"
+
+
+class FirstByConstrainedEI(FirstBySingle):
+    """`FirstBySingle` with constrained qLogNEI as ``joint``, exposing qLogNEI's baseline,
+    objective and constraints: what BoTorch's ``sample_around_best`` reads to find the best
+    feasible measured points (`acquisition.optimize` with ``around_best``)."""
+
+    @property
+    def X_baseline(self) -> Tensor:
+        baseline = self.joint.X_baseline
+        assert isinstance(baseline, Tensor)
+        return baseline
+
+    @property
+    def objective(self) -> Any:
+        return self.joint.objective
+
+    @property
+    def constraints(self) -> Any:
+        return self.joint.constraints
 
 
 def _first_output(Z: Tensor, X: Tensor | None = None) -> Tensor:

@@ -83,11 +83,12 @@ def test_partially_told_trials_are_pending_points_and_train_their_outcomes(sqlit
     assert untold.number not in seen["numbers"]["yield"]
 
 
-def test_one_objective_with_a_constraint_uses_constrained_qlognei(sqlite_url):
+def test_one_objective_with_a_constraint_uses_constrained_logei(sqlite_url):
     campaign = campaign_with_data(sqlite_url, objectives=[bl.Objective("yield", bounds=(0, 100))])
     assert campaign.outcomes == ("yield", "purity")
     (trial,) = campaign.ask(1)
-    assert trial.provenance["acquisition"] == "qlognei_constrained"
+    # Analytic constrained LogEI for a single ask, constrained qLogNEI for pending points.
+    assert trial.provenance["acquisition"] == "logcei_qlognei"
     assert 0.0 <= trial.provenance["predicted_mean"] <= 100.0
     rec = campaign.recommend()
     assert isinstance(rec, bl.Recommendation)
@@ -180,9 +181,10 @@ def test_constrained_proposals_go_to_the_feasible_optimum_not_the_unconstrained_
     assert best is not None and best.params["x"] <= 0.5
 
 
-def _constrained_acquisition_values(unit: float) -> torch.Tensor:
-    """qLogNEI of y = 10 x subject to purity = 100 - 10 x >= 95, with purity measured in
-    ``unit`` (purity / unit, threshold 95 / unit), at a grid of x across the boundary x = 0.5."""
+def _constrained_acquisition_values(unit: float, rule: str) -> torch.Tensor:
+    """The acquisition (``constrained_first=rule``) of y = 10 x subject to purity = 100 - 10 x
+    >= 95, with purity measured in ``unit`` (purity / unit, threshold 95 / unit), at a grid of x
+    across the boundary x = 0.5."""
     from bo_loop.models import acquisition, surrogates
 
     space = bl.Space([bl.Real("x", 0, 1)])
@@ -196,22 +198,25 @@ def _constrained_acquisition_values(unit: float) -> torch.Tensor:
     ]
     settings = surrogates.resolve_settings("gp", None)
     fits = multi_objective.fit_outcome_models(space, outcomes, trials, 0, "gp", settings)
-    acq_settings = acquisition.resolve_settings({"mc_samples": 64})
+    acq_settings = acquisition.resolve_settings({"mc_samples": 64, "constrained_first": rule})
+    best = outcome_acquisition.best_feasible(outcomes, trials)
     acq, _ = outcome_acquisition.build_outcome_acquisition(
-        outcomes, fits, space.encode([t.params for t in trials]), None, 0, acq_settings, None
+        outcomes, fits, space.encode([t.params for t in trials]), None, 0, acq_settings, None, best
     )
     grid = torch.linspace(0.3, 0.7, 41, dtype=torch.float64).reshape(-1, 1, 1)
     with torch.no_grad():
         return acq(grid)
 
 
-def test_constraint_smoothing_does_not_depend_on_the_outcomes_unit():
+@pytest.mark.parametrize("rule", ["qlognei", "logcei"])
+def test_constraint_smoothing_does_not_depend_on_the_outcomes_unit(rule):
     # BoTorch's eta (1e-3 in the outcome's own units) blurs feasibility over 1e-3 of purity
     # in one unit and over 1e-3 of 1000 x purity in the other: the acquisition, and so the
     # proposals, changed with the unit a lab reports purity in (issue 12, Gramacy benchmark).
     # The smoothing scales with each constrained outcome's spread, so only the unit changes.
-    in_percent = _constrained_acquisition_values(1.0)
-    in_per_mille_of_percent = _constrained_acquisition_values(1000.0)
+    # The analytic rule has no smoothing: its probability of feasibility is unit-free.
+    in_percent = _constrained_acquisition_values(1.0, rule)
+    in_per_mille_of_percent = _constrained_acquisition_values(1000.0, rule)
     assert torch.isfinite(in_percent).all()
     assert torch.allclose(in_percent, in_per_mille_of_percent, atol=1e-3, rtol=0)
     # The best point is just inside the boundary x = 0.5; past it (x >= 0.55, purity <= 94.5)
