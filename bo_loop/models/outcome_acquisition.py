@@ -39,6 +39,7 @@ from torch import Tensor
 from bo_loop.models.acquisition import FirstBySingle
 from bo_loop.models.fitting import FittedModel
 from bo_loop.outcomes import Outcomes, non_dominated
+from bo_loop.space import Space
 from bo_loop.trial import Trial, TrialState
 
 #: Lower bound on the spread that ``eta`` scales with, for an outcome observed constant (sd 0).
@@ -166,20 +167,33 @@ def constraint_eta(outcomes: Outcomes, fits: Mapping[str, FittedModel], fraction
     return torch.tensor(etas, dtype=torch.float64)
 
 
-def best_feasible(outcomes: Outcomes, trials: Sequence[Trial]) -> float | None:
-    """The single objective's best value (original units) over the completed trials that meet
-    every outcome constraint; None when no completed trial does."""
+def _best_feasible_trial(outcomes: Outcomes, trials: Sequence[Trial]) -> Trial | None:
+    """The completed trial with the single objective's best value among those that meet every
+    outcome constraint (the first of equals); None when no completed trial does."""
     objective = outcomes.objectives[0]
-    values = [
-        float(t.values[objective.name])
+    feasible = [
+        t
         for t in trials
         if t.state is TrialState.COMPLETED
         and objective.name in t.values
         and outcomes.is_feasible(t.values)
     ]
-    if not values:
+    if not feasible:
         return None
-    return max(values) if objective.goal == "maximize" else min(values)
+    return max(feasible, key=lambda t: objective.sign * float(t.values[objective.name]))
+
+
+def best_feasible(outcomes: Outcomes, trials: Sequence[Trial]) -> float | None:
+    """The single objective's best value (original units) over the completed trials that meet
+    every outcome constraint; None when no completed trial does."""
+    trial = _best_feasible_trial(outcomes, trials)
+    return None if trial is None else float(trial.values[outcomes.objectives[0].name])
+
+
+def best_feasible_point(outcomes: Outcomes, trials: Sequence[Trial], space: Space) -> Tensor | None:
+    """The encoded parameters of that trial (`best_feasible`), or None."""
+    trial = _best_feasible_trial(outcomes, trials)
+    return None if trial is None else space.encode([trial.params])[0]
 
 
 def feasible_intervals(
@@ -298,7 +312,7 @@ def build_outcome_acquisition(
 class FirstByConstrainedEI(FirstBySingle):
     """`FirstBySingle` with constrained qLogNEI as ``joint``, exposing qLogNEI's baseline,
     objective and constraints: what BoTorch's ``sample_around_best`` reads to find the best
-    feasible measured points (`acquisition.optimize` with ``around_best``)."""
+    feasible measured points (`acquisition.optimize` with an ``incumbent``)."""
 
     @property
     def X_baseline(self) -> Tensor:

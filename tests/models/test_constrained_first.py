@@ -193,18 +193,57 @@ def test_an_unknown_rule_is_refused():
         acquisition.resolve_settings({"constrained_first": "analytic"})
 
 
-@pytest.mark.parametrize(("rule", "around_best"), [("logcei", True), ("qlognei", False)])
-def test_the_analytic_rule_searches_around_the_best_feasible_points(
-    sqlite_url, monkeypatch, rule, around_best
+@pytest.mark.parametrize("rule", ["logcei", "qlognei"])
+def test_the_analytic_rule_starts_a_restart_at_the_best_feasible_point(
+    sqlite_url, monkeypatch, rule
 ):
     seen = []
     real = multi_objective.optimize
 
     def spy(acq, space, n, settings, **kw):
-        seen.append(kw.get("around_best", False))
+        seen.append(kw.get("incumbent"))
         return real(acq, space, n, settings, **kw)
 
     monkeypatch.setattr(multi_objective, "optimize", spy)
     campaign = _campaign(sqlite_url, rule, _gramacy_like, constrained_first=rule)
+    feasible = [t for t in campaign.trials() if campaign.is_feasible(t)]
     campaign.ask(1)
-    assert seen == [around_best]
+    assert len(seen) == 1
+    if rule == "qlognei":
+        assert seen[0] is None
+        return
+    best = min(feasible, key=lambda t: t.values["f"])
+    assert torch.equal(seen[0], campaign.space.encode([best.params])[0])
+
+
+class _NarrowPeak(torch.nn.Module):
+    """A toy acquisition: a broad hill at (0.9, 0.9) (value up to 1) and, at ``peak``, a spike
+    of width 1e-3 (value 2) that no Sobol raw sample hits."""
+
+    def __init__(self, peak: torch.Tensor) -> None:
+        super().__init__()
+        self.peak = peak
+        self.model = None
+        self.X_pending = None
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        x = X[..., 0, :]
+        hill = torch.exp(-((x - 0.9) ** 2).sum(-1) / 0.1)
+        spike = 2 * torch.exp(-((x - self.peak) ** 2).sum(-1) / 1e-6)
+        return hill + spike
+
+    def set_X_pending(self, X_pending=None) -> None:
+        self.X_pending = X_pending
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_search_from_the_incumbent_finds_a_peak_the_raw_samples_miss():
+    space = bl.Space([bl.Real("x", 0.0, 1.0), bl.Real("y", 0.0, 1.0)])
+    peak = torch.tensor([0.3141, 0.2718], dtype=torch.float64)
+    settings = acquisition.resolve_settings({"num_restarts": 4, "raw_samples": 64})
+    torch.manual_seed(0)
+    plain = acquisition.optimize(_NarrowPeak(peak), space, 1, settings)
+    torch.manual_seed(0)
+    started = acquisition.optimize(_NarrowPeak(peak), space, 1, settings, incumbent=peak + 2e-4)
+    assert torch.allclose(plain[0], torch.tensor([0.9, 0.9], dtype=torch.float64), atol=1e-3)
+    assert torch.allclose(started[0], peak, atol=1e-4)
