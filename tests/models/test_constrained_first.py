@@ -247,3 +247,18 @@ def test_a_search_from_the_incumbent_finds_a_peak_the_raw_samples_miss():
     started = acquisition.optimize(_NarrowPeak(peak), space, 1, settings, incumbent=peak + 2e-4)
     assert torch.allclose(plain[0], torch.tensor([0.9, 0.9], dtype=torch.float64), atol=1e-3)
     assert torch.allclose(started[0], peak, atol=1e-4)
+
+
+def test_parameter_constraints_keep_qlognei(sqlite_url):
+    campaign = bl.Campaign.create(
+        "region", [bl.Real("x", 0, 1), bl.Real("y", 0, 1)], objectives=[bl.Objective("f", "minimize")],
+        outcome_constraints=[bl.OutcomeConstraint("c", "<=", 0.0)],
+        parameter_constraints=["x + y <= 1.2"], storage=sqlite_url, seed=3, initial_design_size=6,
+        acquisition_settings={"num_restarts": 2, "raw_samples": 64, "mc_samples": 64},
+    )  # fmt: skip
+    assert campaign.config.acquisition["constrained_first"] == "logcei"
+    for t in campaign.ask(6):
+        campaign.tell(t.number, _gramacy_like(t.params))
+    (t,) = campaign.ask(1)
+    assert t.provenance["acquisition"] == "qlognei_constrained"
+    assert t.params["x"] + t.params["y"] <= 1.2 + 1e-9
