@@ -57,12 +57,13 @@ from bo_loop.space import Space
 #: constrained EI, EI over the best feasible observation times the probability of feasibility
 #: (Optuna GPSampler's rule), searched from the best feasible point (`optimize`'s
 #: ``incumbent``); "qlognei" (campaigns stored before keep it), constrained qLogNEI as every
-#: later point (and every point under parameter constraints). Gramacy, 10 seeds: median feasible regret 1.6e-5 against 5.9e-5, at 0.26-0.37
-#: CPU s per ask against 1.28 (Ax 4.4e-4 at 2.24; Optuna 2.2e-5 at 0.32). Without the search
-#: from the incumbent "logcei" lost (2.0e-4): a peak at a constraint's bound as narrow as the
-#: constraint's posterior sd (~1e-3) escaped the Sobol samples, and the exact probability rates
-#: far, barely-feasible corners well above qLogNEI's 256 samples, which see no feasible draw
-#: there (experiments/results/multi_objective/section.md).
+#: later point (and every point under parameter constraints). Gramacy, 20 seeds: median
+#: feasible regret 3.0e-5 against 7.8e-5 (Optuna 2.1e-5; Ax 4.4e-4 over 10), at 0.26-0.37 CPU s
+#: per ask against 1.28 (Ax 2.24; Optuna 0.32). Without the search from the incumbent "logcei"
+#: lost (2.0e-4, 10 seeds): a peak at a constraint's bound as narrow as the constraint's
+#: posterior sd (~1e-3) escaped the Sobol samples, and the exact probability rates far,
+#: barely-feasible corners well above qLogNEI's 256 samples, which see no feasible draw there
+#: (experiments/results/multi_objective/section.md).
 RULES: Rules = {
     "num_restarts": (10, integer(1, 1000)),
     "raw_samples": (512, integer(1, 1_000_000)),
