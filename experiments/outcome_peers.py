@@ -186,10 +186,12 @@ def run_bo_loop(
     acquisition_settings: dict[str, Any] | None = None,
     surrogate_settings: dict[str, Any] | None = None,
     centre_first: bool = False,
+    design_size: int | None = None,
 ) -> list[Record]:
     """bo_loop's defaults: `objectives=` and `outcome_constraints=`, in-memory SQLite.
     ``centre_first``: the first point is the box's centre (added with ``add_observation``, so
-    bo_loop's design follows it), as Ax 1.x's generation strategy starts."""
+    bo_loop's design follows it), as Ax 1.x's generation strategy starts. ``design_size``: the
+    campaign's ``initial_design_size`` (default: bo_loop's rule)."""
     import bo_loop as bl
 
     objectives = [bl.Objective(n, g) for n, g in problem.objectives]
@@ -206,6 +208,7 @@ def run_bo_loop(
         seed=seed,
         acquisition_settings=acquisition_settings,
         surrogate_settings=surrogate_settings,
+        initial_design_size=design_size,
     )
 
     centre = {p["name"]: (p["low"] + p["high"]) / 2.0 for p in problem.params}
@@ -349,6 +352,11 @@ def run_bo_loop_flat_logcei(problem: OutcomeProblem, seed: int) -> list[Record]:
     return run_bo_loop(problem, seed, {"constrained_first": "logcei"}, surrogate_settings=flat)
 
 
+def run_bo_loop_design10(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: bo_loop with 10 design points (Optuna GPSampler's startup trials)."""
+    return run_bo_loop(problem, seed, design_size=10)
+
+
 def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: bo_loop whose first point is the box's centre (Ax's first point)."""
     return run_bo_loop(problem, seed, centre_first=True)
@@ -375,6 +383,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_auto_eta_1e5": run_bo_loop_auto_eta_1e5,
     "bo_loop_flat_eta_1e5": run_bo_loop_flat_eta_1e5,
     "bo_loop_qlognei": run_bo_loop_qlognei,
+    "bo_loop_design10": run_bo_loop_design10,
     "bo_loop_flat_logcei": run_bo_loop_flat_logcei,
 }
 """Every method, by the name used in result files."""
