@@ -7,7 +7,7 @@ create by `RULES`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -265,6 +265,23 @@ def optimize(
     return space.round_to_grid(X.detach().reshape(q, space.dim))
 
 
+def one_at_a_time(acq: AcquisitionFunction, q: int, pick: Callable[[int], Tensor]) -> Tensor:
+    """``q`` points chosen one at a time, each pending for the next, as BoTorch's sequential mode
+    does: ``pick(i)`` returns the ``i``-th point (``1 x d``) while the points picked before it
+    are added to ``acq``'s pending points; the pending points it had are restored at the end.
+    Returns the ``q x d`` points."""
+    base = getattr(acq, "X_pending", None)
+    picked: list[Tensor] = []
+    for i in range(q):
+        if picked:
+            done = torch.cat(picked)
+            acq.set_X_pending(done if base is None else torch.cat([base, done]))
+        picked.append(pick(i))
+    if q > 1:
+        acq.set_X_pending(base)
+    return torch.cat(picked)
+
+
 def _from_incumbent(
     acq: AcquisitionFunction,
     bounds: Tensor,
@@ -274,15 +291,11 @@ def _from_incumbent(
     options: dict[str, Any],
     incumbent: Tensor,
 ) -> Tensor:
-    """`optimize` with an ``incumbent``: BoTorch's sequential greedy optimisation, one point at a
-    time with the earlier ones pending, each from raw samples that include perturbations of the
-    best points; the first point's last restart starts at ``incumbent``."""
-    base = acq.X_pending
-    chosen: list[Tensor] = []
-    for i in range(q):
-        if chosen:
-            done = torch.cat(chosen)
-            acq.set_X_pending(done if base is None else torch.cat([base, done]))
+    """`optimize` with an ``incumbent``: sequential greedy optimisation (`one_at_a_time`), each
+    point from raw samples that include perturbations of the best points; the first point's last
+    restart starts at ``incumbent``."""
+
+    def pick(i: int) -> Tensor:
         starts = gen_batch_initial_conditions(
             acq, bounds, q=1, num_restarts=restarts, raw_samples=raw,
             options={**options, "sample_around_best": True},
@@ -293,6 +306,6 @@ def _from_incumbent(
             acq, bounds=bounds, q=1, num_restarts=restarts, batch_initial_conditions=starts,
             options=options, retry_on_optimization_warning=False,
         )  # fmt: skip
-        chosen.append(X.reshape(1, -1))
-    acq.set_X_pending(base)
-    return torch.cat(chosen)
+        return X.reshape(1, -1)
+
+    return one_at_a_time(acq, q, pick)

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from bo_loop.constraints import LinearConstraint, UnitConstraint, to_unit
 from bo_loop.exceptions import SpaceError
+from bo_loop.models.acquisition import one_at_a_time
 from bo_loop.space import Categorical, Integer, Real, Space
 
 #: Burn-in and thinning of the hit-and-run sampler: enough to forget the start in a few
@@ -270,14 +271,11 @@ class Region:
             "inequality_constraints": ineq or None,
             "equality_constraints": eq or None,
         }
-        base_pending = getattr(acq, "X_pending", None)
-        picked: list[Tensor] = []
-        # One point at a time, each pending for the next (as BoTorch's sequential mode does):
-        # its own loop cannot see through the fixed-feature wrapper's reduced columns.
-        for _ in range(q):
-            if picked:
-                done = torch.cat(picked)
-                acq.set_X_pending(done if base_pending is None else torch.cat([base_pending, done]))
+        # One point at a time, each pending for the next (`one_at_a_time`, as BoTorch's
+        # sequential mode does): its own loop cannot see through the fixed-feature wrapper's
+        # reduced columns.
+
+        def pick(i: int) -> Tensor:
             target = acq
             if self.fixed_columns:
                 columns = sorted(self.fixed_columns)
@@ -303,10 +301,9 @@ class Region:
                         cat_dims=cats or None, q=1, num_restarts=num_restarts,
                         raw_samples=raw_samples, **constraints,
                     )  # fmt: skip
-            picked.append(self.repair(self.expand(Z.detach().reshape(1, len(free)))))
-        if q > 1:
-            acq.set_X_pending(base_pending)
-        return torch.cat(picked)
+            return self.repair(self.expand(Z.detach().reshape(1, len(free))))
+
+        return one_at_a_time(acq, q, pick)
 
 
 def _polish(y: np.ndarray, equalities: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
