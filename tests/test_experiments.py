@@ -275,11 +275,12 @@ def test_constrained_rescore_reproduces_bo_loops_stored_recommendation() -> None
 
     stored = json.loads((RESULTS / "bo_loop-0.json").read_text())
     again = rescore("bo_loop", 0)
-    # To the table's precision: the regret is measured from the optimum that multi-start SLSQP
-    # finds (`constrained._optimum`), whose 7th digit depends on the number of BLAS threads
-    # (CI's 2, the benchmark's 1).
+    # To the table's precision (3 decimals): the regret is measured from the optimum that
+    # multi-start SLSQP finds (`constrained._optimum`), which depends on the number of BLAS
+    # threads and on the CPU's OpenBLAS kernel: 100.230770 with 1 thread and 100.230804 with 2
+    # on a Haswell kernel (2026-12-03), where an earlier machine agreed to 1e-5.
     assert again["own"] == pytest.approx(stored["own"], abs=1e-5)
-    assert again["own_regret"] == pytest.approx(stored["own_regret"], abs=1e-5)
+    assert again["own_regret"] == pytest.approx(stored["own_regret"], abs=1e-4)
     assert constraint_violation(again["own"]) <= 1e-9
     assert again["best_sampled_regret"] <= again["own_regret"]
     assert "| bo_loop | 10 | 0.096 | 0.030 |" in report()
