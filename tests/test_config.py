@@ -155,7 +155,7 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
     # constraints smoothed over 1e-3 of the spread, as before `constraint_eta`.
     assert c.config.acquisition == {
         **ACQUISITION_DEFAULTS, "batch": "qlognei", "constraint_eta": 1e-3,
-        "design_rounds": "fill", "constrained_first": "qlognei",
+        "design_rounds": "fill", "constrained_first": "qlognei", "round_categories": "greedy",
     }  # fmt: skip
     assert CampaignConfig.from_json(old).space == c.space
 
@@ -291,14 +291,14 @@ def test_a_stored_campaign_keeps_the_acquisition_it_ran_with(sqlite_url, monkeyp
     bl.storage.dispose(sqlite_url)
     today = (
         ("batch", "qlogei"), ("constraint_eta", 0.5), ("design_rounds", "within"),
-        ("constrained_first", "logcei"),
+        ("constrained_first", "logcei"), ("round_categories", "matched"),
     )  # fmt: skip
     for key, default in today:
         monkeypatch.setitem(acquisition.RULES, key, (default, acquisition.RULES[key][1]))
     c = bl.Campaign.load("c", storage=sqlite_url)
     assert c.config.acquisition == {
         **old, "batch": "qlognei", "constraint_eta": 1e-3, "design_rounds": "fill",
-        "constrained_first": "qlognei",
+        "constrained_first": "qlognei", "round_categories": "greedy",
     }  # fmt: skip
     assert len(c.ask(2)) == 2
     assert CampaignConfig.from_json(c.config.to_json()).acquisition == c.config.acquisition

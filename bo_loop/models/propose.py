@@ -24,6 +24,7 @@ from bo_loop.models.acquisition import build_acquisition, optimize
 from bo_loop.models.constrained import Region
 from bo_loop.models.design import default_design_size, design_proposals, region_design
 from bo_loop.models.fitting import FITTED_STATE, fit_model, quiet_jitter, torch_threads
+from bo_loop.models.round_categories import category_plan, describe
 from bo_loop.objective import Objective
 from bo_loop.outcomes import Outcomes
 from bo_loop.space import Space, params_key
@@ -135,8 +136,16 @@ def _model_based(
     with torch.random.fork_rng(), torch_threads(len(fitted.X)), quiet_jitter():
         torch.manual_seed(this_seed)
         acq, acq_name = build_acquisition(model, X, Y, X_pending, n, this_seed, acquisition)
+        plan = (
+            category_plan(model, space, X, this_seed)
+            if acquisition["round_categories"] == "matched"
+            and space.cat_dims
+            and region is None
+            and (n > 1 or X_pending is not None)
+            else None
+        )
         if region is None:
-            candidates = optimize(acq, space, n, acquisition)
+            candidates = optimize(acq, space, n, acquisition, categories=plan)
         else:
             candidates = region.optimize(
                 acq, n, acquisition["num_restarts"], acquisition["raw_samples"]
@@ -149,6 +158,7 @@ def _model_based(
             candidates, space, objective, model, X, Y, X_pending, acquisition,
             meta={"generator": surrogate, "surrogate": surrogate, "acquisition": acq_name,
                   "seed": this_seed, "n_observations": len(fitted.X),
+                  **({} if plan is None else {"category_probabilities": describe(plan, space)}),
                   **({} if state is None else {FITTED_STATE: state})},
             scale=fitted.scale,
         )  # fmt: skip
