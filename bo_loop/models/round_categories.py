@@ -39,6 +39,9 @@ SAMPLES = 256
 #: the set is coarse, and a choice's best region is narrow once it has been refined.
 LOCAL = 32
 LOCAL_SD = 0.05
+#: At most this many observed points (the best by posterior mean) join the candidates, so that the
+#: joint samples stay one dense Cholesky of about a thousand points on a history of any size.
+OBSERVED = 256
 
 
 def shares(probabilities: Tensor, total: int) -> Tensor:
@@ -78,8 +81,8 @@ class CategoryPlan:
 
 def category_plan(model: Model, space: Space, observed: Tensor, seed: int) -> CategoryPlan:
     """`CategoryPlan` of a fitted ``model`` (larger is better) on ``space``, from ``SAMPLES`` joint
-    posterior samples at ``CANDIDATES`` Sobol points, the ``observed`` (encoded) points and
-    perturbations of each choice's best observed point.
+    posterior samples at ``CANDIDATES`` Sobol points, the best ``OBSERVED`` of the ``observed``
+    (encoded) points and perturbations of each choice's best observed point.
 
     Leaves torch's global random state as it found it, so the acquisition's optimisation draws
     what it would have drawn without the plan.
@@ -88,11 +91,13 @@ def category_plan(model: Model, space: Space, observed: Tensor, seed: int) -> Ca
     sobol = SobolEngine(space.dim, scramble=True, seed=seed).draw(CANDIDATES, dtype=torch.float64)
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(seed)
+        mean = model.posterior(observed).mean.reshape(-1)  # type: ignore[attr-defined]
+        best = mean.argsort(descending=True)[:OBSERVED].sort().values  # in the stored order
         candidates = torch.cat(
             [
                 space.from_unit_cube(sobol),
-                observed,
-                _around_best_of_each_choice(model, space, observed),
+                observed[best],
+                _around_best_of_each_choice(space, observed, mean),
             ]
         )
         # Exact Cholesky samples: past GPyTorch's default size (800) it samples by Lanczos.
@@ -106,11 +111,10 @@ def category_plan(model: Model, space: Space, observed: Tensor, seed: int) -> Ca
     return CategoryPlan(probabilities)
 
 
-def _around_best_of_each_choice(model: Model, space: Space, observed: Tensor) -> Tensor:
+def _around_best_of_each_choice(space: Space, observed: Tensor, mean: Tensor) -> Tensor:
     """``LOCAL`` Gaussian perturbations (sd ``LOCAL_SD``) of the non-categorical columns of the
-    observed point with the best posterior mean in each choice of each categorical column,
+    observed point with the best posterior ``mean`` in each choice of each categorical column,
     snapped onto the grids."""
-    mean = model.posterior(observed).mean.reshape(-1)  # type: ignore[attr-defined]
     free = [d for d in range(space.dim) if d not in space.cat_dims]
     out = [observed[:0]]
     for dim, values in space.cat_dims.items():

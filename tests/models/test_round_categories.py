@@ -146,3 +146,23 @@ def test_only_categorical_columns_take_the_plan_as_the_point():
     )  # fmt: skip
     keys = [(p.params["c"], p.params["d"]) for p in out]
     assert len(set(keys)) == 3 and not set(keys) & {(c, d) for c, d, _ in rows}
+
+
+def test_a_long_history_joins_the_candidates_by_its_best_points_only(monkeypatch):
+    from bo_loop.models import round_categories
+
+    trials = trials_from(SURE)  # 15 points, 5 per choice
+    fitted = fit_model(SPACE, OBJECTIVE, trials, 5, "gp", resolve_settings("gp", {}))
+    sizes: list[int] = []
+    posterior = fitted.model.posterior
+
+    def spy(X, *args, **kwargs):
+        sizes.append(X.shape[-2])
+        return posterior(X, *args, **kwargs)
+
+    monkeypatch.setattr(fitted.model, "posterior", spy)
+    monkeypatch.setattr(round_categories, "OBSERVED", 4)
+    plan = category_plan(fitted.model, SPACE, fitted.baseline, 5)
+    local = round_categories.LOCAL * 3
+    assert sizes == [15, round_categories.CANDIDATES + 4 + local]
+    assert plan.probabilities[1][2] > 0.95  # the best points kept are C's
