@@ -71,9 +71,10 @@ from bo_loop.space import Space
 #: choice gets the share of the round that the model gives it of holding the best point, the
 #: first point staying a single ask's; "greedy" (campaigns stored before keep it), wherever
 #: sequential greedy qLogNEI puts them, which on "mixed" was the best observation's solvent for
-#: about half of each round. Rounds on "mixed", 20 seeds, median final regret at q = 4: 0.062
-#: against 0.121 (Optuna GPSampler 0.069); at q = 8 0.141 against 0.138 (Optuna 0.111), with 3
-#: seeds left above 0.25 against 7 (experiments/results/batch/notes.md, fifth pass).
+#: about half of each round. Rounds on "mixed", 30 seeds (the last 10 held out), median final
+#: regret at q = 4 0.103 against 0.123 (Optuna GPSampler 0.095), mean 0.137 against 0.158; at
+#: q = 8 0.145 against 0.142 (Optuna 0.123), mean 0.166 against 0.232, with 7 seeds left on a
+#: wrong solvent (above 0.25) against 13 (experiments/results/batch/notes.md, fifth pass).
 RULES: Rules = {
     "num_restarts": (10, integer(1, 1000)),
     "raw_samples": (512, integer(1, 1_000_000)),
