@@ -7,6 +7,7 @@ does not depend on Click; these commands print what it found and what was record
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -21,7 +22,7 @@ from bo_loop.exceptions import BoLoopError
 from bo_loop.rounds import files as round_files
 from bo_loop.rounds import tell as round_tell
 from bo_loop.rounds.files import RoundFileError
-from bo_loop.trial import TrialState
+from bo_loop.trial import Trial, TrialState
 
 
 @campaign_command()
@@ -62,6 +63,8 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
     out.print(table)
     for constraint in c.parameter_constraints:
         out.print(f"Constraint: {constraint}", highlight=False)
+    for line in _category_lines(trials):
+        out.print(line, highlight=False)
     if len(c.outcomes) == 1:
         what = f"the [bold]{c.outcomes[0]}[/] column"
         blank = "leave it blank if not run yet"
@@ -73,6 +76,26 @@ def ask(c: Campaign, count: int, output: Path, force: bool, fix: tuple[str, ...]
         f"bo-loop tell {shlex.quote(c.name)} {shlex.quote(str(path))}",
         highlight=False,
     )
+
+
+def _category_lines(trials: Sequence[Trial]) -> list[str]:
+    """One line per categorical parameter a round was spread over (acquisition setting
+    ``round_categories``): each choice's probability of holding the best point, most likely
+    first."""
+    plan = next(
+        (t.provenance["category_probabilities"] for t in trials
+         if "category_probabilities" in (t.provenance or {})),
+        None,
+    )  # fmt: skip
+    if not plan:
+        return []
+    return [
+        f"Spread over {name} by the model's probability that a choice holds the best point: "
+        + ", ".join(
+            f"{choice} {p:.2f}" for choice, p in sorted(probs.items(), key=lambda kv: -kv[1])
+        )
+        for name, probs in plan.items()
+    ]
 
 
 def _constraint_lines(c: Campaign, fixed: dict[str, object]) -> list[str]:

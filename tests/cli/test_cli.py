@@ -156,6 +156,9 @@ BAD_SPECS = [
     ({"name": None}, r"The spec needs the key\(s\) \['name'\]"),
     ({"extra": "seed: 1\nseed: 2"}, r"Each key may appear once, but 'seed' appears twice \(line 5\)"),
     ({"extra": "parameters: ["}, r"spec.yaml is not valid YAML"),
+    ({"extra": "acquisition: {round_categories: thompson}"},
+     r"Setting 'round_categories' of the acquisition must be one of \['matched', 'greedy'\], "
+     r"but got round_categories='thompson'"),
 ]  # fmt: skip
 
 
@@ -479,3 +482,43 @@ def test_ask_fix_holds_a_parameter_for_the_round_and_shows_the_constraints(sqlit
         result.exit_code == 1
         and "'temperature' must lie in [20.0, 90.0], but got 95.0" in result.stderr
     )
+
+
+SOLVENT_SPEC = """\
+name: solvents
+objective: {name: impurity, goal: minimize}
+parameters:
+  - {name: temperature, type: real, low: 20, high: 120}
+  - {name: solvent, type: categorical, choices: [water, ethanol, dmso]}
+seed: 2
+initial_design_size: 6
+"""
+
+
+@pytest.mark.parametrize("rule", ["matched", "greedy"])
+def test_ask_says_how_a_round_was_spread_over_a_categorical(sqlite_url, tmp_path, rule):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SOLVENT_SPEC + f"acquisition: {{round_categories: {rule}}}\n")
+    assert invoke("init", spec, "--storage", sqlite_url).exit_code == 0
+    campaign = bl.Campaign.load("solvents", storage=sqlite_url)
+    floor = {"water": 0.6, "ethanol": 0.0, "dmso": 1.0}
+    for t in campaign.ask(6):
+        campaign.tell(
+            t.number, floor[t.params["solvent"]] + ((t.params["temperature"] - 60) / 25) ** 2
+        )
+    bl.storage.dispose(sqlite_url)
+    result = invoke(
+        "ask", "solvents", "-n", "4", "-o", tmp_path / "r2.csv", "--storage", sqlite_url
+    )
+    assert result.exit_code == 0, result.output
+    line = re.search(r"Spread over solvent by the model's probability .*: (.*)", result.output)
+    if rule == "greedy":
+        assert line is None
+        return
+    assert line is not None, result.output
+    shown = dict(item.rsplit(" ", 1) for item in line.group(1).split(", "))
+    stored = bl.Campaign.load("solvents", storage=sqlite_url).trials()[-1].provenance
+    expected = stored["category_probabilities"]["solvent"]
+    assert set(shown) == {"water", "ethanol", "dmso"}
+    assert {k: float(v) for k, v in shown.items()} == pytest.approx(expected, abs=0.006)
+    assert list(shown.values()) == sorted(shown.values(), reverse=True)
