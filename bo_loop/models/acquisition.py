@@ -71,10 +71,9 @@ from bo_loop.space import Space
 #: 2026-12-03), each choice gets the share of the round that the model gives it of holding the
 #: best point, the first point staying a single ask's; "greedy" (campaigns stored before keep
 #: it), wherever sequential greedy qLogNEI puts them, which on "mixed" was the best
-#: observation's solvent for about half of each round. Rounds on "mixed", 30 seeds (the last
-#: 10 held out), median final regret at q = 4 0.103 against 0.123 (Optuna GPSampler 0.095), mean
-#: 0.137 against 0.158; at q = 8 0.145 against 0.142 (Optuna 0.123), mean 0.166 against 0.232,
-#: with 7 seeds left on a wrong solvent (above 0.25) against 13
+#: observation's solvent for about half of each round. Rounds on "mixed", 30 seeds, median final
+#: regret at q = 4 0.048 against 0.123 (Optuna GPSampler 0.095); at q = 8 0.129 against 0.142
+#: (Optuna 0.123), with 7 seeds left on a wrong solvent (above 0.25) against 13
 #: (experiments/results/batch/notes.md, fifth pass).
 RULES: Rules = {
     "num_restarts": (10, integer(1, 1000)),

@@ -34,11 +34,6 @@ from bo_loop.space import Space
 #: and the joint posterior samples drawn there.
 CANDIDATES = 512
 SAMPLES = 256
-#: Perturbations of the best observed point of each choice among the candidates, and their sd in
-#: the encoded (unit) columns: the maximum of a sample over a finite set is underestimated where
-#: the set is coarse, and a choice's best region is narrow once it has been refined.
-LOCAL = 32
-LOCAL_SD = 0.05
 #: At most this many observed points (the best by posterior mean) join the candidates, so that the
 #: joint samples stay one dense Cholesky of about a thousand points on a history of any size.
 OBSERVED = 256
@@ -81,8 +76,8 @@ class CategoryPlan:
 
 def category_plan(model: Model, space: Space, observed: Tensor, seed: int) -> CategoryPlan:
     """`CategoryPlan` of a fitted ``model`` (larger is better) on ``space``, from ``SAMPLES`` joint
-    posterior samples at ``CANDIDATES`` Sobol points, the best ``OBSERVED`` of the ``observed``
-    (encoded) points and perturbations of each choice's best observed point.
+    posterior samples at ``CANDIDATES`` Sobol points and the best ``OBSERVED`` of the ``observed``
+    (encoded) points.
 
     Leaves torch's global random state as it found it, so the acquisition's optimisation draws
     what it would have drawn without the plan.
@@ -93,13 +88,7 @@ def category_plan(model: Model, space: Space, observed: Tensor, seed: int) -> Ca
         torch.manual_seed(seed)
         mean = model.posterior(observed).mean.reshape(-1)  # type: ignore[attr-defined]
         best = mean.argsort(descending=True)[:OBSERVED].sort().values  # in the stored order
-        candidates = torch.cat(
-            [
-                space.from_unit_cube(sobol),
-                observed[best],
-                _around_best_of_each_choice(space, observed, mean),
-            ]
-        )
+        candidates = torch.cat([space.from_unit_cube(sobol), observed[best]])
         # Exact Cholesky samples: past GPyTorch's default size (800) it samples by Lanczos.
         with gpytorch.settings.max_cholesky_size(len(candidates) + 1):
             draws = model.posterior(candidates).rsample(torch.Size([SAMPLES]))
@@ -109,23 +98,6 @@ def category_plan(model: Model, space: Space, observed: Tensor, seed: int) -> Ca
         counts = torch.bincount(winners[:, dim].round().long(), minlength=len(values)).double()
         probabilities[dim] = counts / counts.sum()
     return CategoryPlan(probabilities)
-
-
-def _around_best_of_each_choice(space: Space, observed: Tensor, mean: Tensor) -> Tensor:
-    """``LOCAL`` Gaussian perturbations (sd ``LOCAL_SD``) of the non-categorical columns of the
-    observed point with the best posterior ``mean`` in each choice of each categorical column,
-    snapped onto the grids."""
-    free = [d for d in range(space.dim) if d not in space.cat_dims]
-    out = [observed[:0]]
-    for dim, values in space.cat_dims.items():
-        for value in values:
-            rows = (observed[:, dim] == value).nonzero().reshape(-1)
-            if len(rows) == 0 or not free:
-                continue
-            local = observed[rows[mean[rows].argmax()]].repeat(LOCAL, 1)
-            local[:, free] = (local[:, free] + LOCAL_SD * torch.randn(LOCAL, len(free))).clamp(0, 1)
-            out.append(space.round_to_grid(local))
-    return torch.cat(out)
 
 
 def round_total(X_pending: Tensor | None, q: int) -> int:

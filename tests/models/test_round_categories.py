@@ -163,6 +163,5 @@ def test_a_long_history_joins_the_candidates_by_its_best_points_only(monkeypatch
     monkeypatch.setattr(fitted.model, "posterior", spy)
     monkeypatch.setattr(round_categories, "OBSERVED", 4)
     plan = category_plan(fitted.model, SPACE, fitted.baseline, 5)
-    local = round_categories.LOCAL * 3
-    assert sizes == [15, round_categories.CANDIDATES + 4 + local]
+    assert sizes == [15, round_categories.CANDIDATES + 4]
     assert plan.probabilities[1][2] > 0.95  # the best points kept are C's
