@@ -17,7 +17,6 @@ is sure which choice is best, every point goes there, as before. The acquisition
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ from bo_loop.space import Space
 CANDIDATES = 512
 SAMPLES = 256
 #: At most this many observed points (the best by posterior mean) join the candidates, so that the
-#: joint samples stay one dense Cholesky of about a thousand points on a history of any size.
+#: joint samples stay one dense Cholesky of at most 768 points on a history of any size.
 OBSERVED = 256
 
 
@@ -114,6 +113,5 @@ def describe(plan: CategoryPlan, space: Space) -> dict[str, dict[str, float]]:
         out[parameter.name] = {
             str(choice): round(float(p), 4)
             for choice, p in zip(parameter.choices, probs, strict=True)
-            if not math.isnan(float(p))
         }
     return out
