@@ -24,6 +24,7 @@ from botorch.acquisition.analytic import (
     LogProbabilityOfFeasibility,
 )
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.multi_objective import logei as botorch_hvi
 from botorch.acquisition.multi_objective.logei import (
     qLogNoisyExpectedHypervolumeImprovement,
 )
@@ -41,6 +42,17 @@ from bo_loop.models.fitting import FittedModel
 from bo_loop.outcomes import Outcomes, non_dominated
 from bo_loop.space import Space
 from bo_loop.trial import Trial, TrialState
+
+# BoTorch 0.18 JIT-compiles a fused C++ kernel for qLogNEHVI the first time a process builds one
+# (ninja + the system's C++ compiler, -march=native, into ~/.cache/torch_extensions): 30-40 s of
+# silence on this project's 2-core machine, a binary that breaks on another CPU sharing the home
+# directory, proposals that differ with whether a compiler is installed, and, worst, a process
+# interrupted while compiling leaves a lock file that makes every later multi-objective ask wait
+# forever (torch's FileBaton has no timeout; tests/models/test_hypervolume_kernel.py). bo_loop
+# keeps BoTorch's pure-PyTorch path, process-wide: Branin-Currin 0.42 CPU s per ask against
+# 0.35 with the kernel (experiments/RESULTS.md, "Multiple outcomes", seventh round).
+if hasattr(botorch_hvi, "_load_attempted"):
+    botorch_hvi._load_attempted = True
 
 #: Lower bound on the spread that ``eta`` scales with, for an outcome observed constant (sd 0).
 _MIN_SPREAD = 1e-9
