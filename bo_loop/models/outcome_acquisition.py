@@ -28,7 +28,11 @@ from botorch.acquisition.multi_objective import logei as botorch_hvi
 from botorch.acquisition.multi_objective.logei import (
     qLogNoisyExpectedHypervolumeImprovement,
 )
-from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.multi_objective.objective import (
+    GenericMCMultiOutputObjective,
+    IdentityMCMultiOutputObjective,
+    MCMultiOutputObjective,
+)
 from botorch.acquisition.objective import GenericMCObjective
 from botorch.models.model import Model, ModelList
 from botorch.sampling import SobolQMCNormalSampler
@@ -56,6 +60,58 @@ if hasattr(botorch_hvi, "_load_attempted"):
 
 #: Lower bound on the spread that ``eta`` scales with, for an outcome observed constant (sd 0).
 _MIN_SPREAD = 1e-9
+
+
+#: qLogNEHVI works in the objectives' own units: its smoothing widths are absolute (BoTorch's
+#: ``tau_relu`` 1e-6 and ``tau_max`` 1e-2) and its hypervolumes are products of objective spans.
+#: Two objectives in the 1e10s turned every acquisition value into NaN (the ask crashed), and in
+#: the 1e-8s the smoothing outweighed the improvements (another proposal than for the same data
+#: times 1e8). An objective whose observed spread or size leaves [HVI_LOW, HVI_HIGH] is measured
+#: from the reference point in a power of two near its spread (`hvi_units`); the others keep
+#: their own units, so campaigns in ordinary units propose exactly as before.
+HVI_LOW = 2.0**-10
+HVI_HIGH = 2.0**20
+
+
+def hvi_units(values: Tensor, ref: float) -> tuple[float, float]:
+    """``(offset, unit)`` of one objective in qLogNEHVI: it sees ``(y - offset) / unit``.
+
+    Args:
+        values: The objective's observed values (model units, signed).
+        ref: Its reference point, in the same units.
+
+    Returns:
+        ``(0, 1)`` (its own units) unless the spread of ``values`` lies outside
+        [`HVI_LOW`, `HVI_HIGH`] or a value or ``ref`` is larger than `HVI_HIGH` in size; then
+        ``(ref, 2**round(log2(spread)))`` (the size instead of a spread of 0).
+    """
+    spread = float(values.max() - values.min()) if values.numel() else 0.0
+    size = max(float(values.abs().max()) if values.numel() else 0.0, abs(ref))
+    if size <= HVI_HIGH and (spread == 0.0 or HVI_LOW <= spread <= HVI_HIGH):
+        return 0.0, 1.0
+    span = spread if spread > 0.0 else size
+    return ref, 2.0 ** round(math.log2(span)) if span > 0.0 else 1.0
+
+
+def hvi_objective(
+    fits: Mapping[str, FittedModel], outcomes: Outcomes, ref: Tensor
+) -> tuple[MCMultiOutputObjective, Tensor]:
+    """The objectives as qLogNEHVI sees them (`hvi_units`), and the reference point in those
+    units; the identity and ``ref`` itself when every objective keeps its own units."""
+    k = len(outcomes.objectives)
+    units = [
+        hvi_units(fits[o.name].model_Y.reshape(-1), float(ref[i]))
+        for i, o in enumerate(outcomes.objectives)
+    ]
+    if all(u == (0.0, 1.0) for u in units):
+        return IdentityMCMultiOutputObjective(outcomes=list(range(k))), ref
+    offset = torch.tensor([u[0] for u in units], dtype=torch.float64)
+    unit = torch.tensor([u[1] for u in units], dtype=torch.float64)
+
+    def rescaled(samples: Tensor, X: Tensor | None = None) -> Tensor:
+        return (samples[..., :k] - offset.to(samples)) / unit.to(samples)
+
+    return GenericMCMultiOutputObjective(rescaled), (ref - offset) / unit
 
 
 #: Joint posterior samples that decide which measured points may lie on the Pareto front
@@ -102,7 +158,7 @@ def prune_baseline(
     model: Model,
     X: Tensor,
     ref_point: Tensor,
-    objective: IdentityMCMultiOutputObjective,
+    objective: MCMultiOutputObjective,
     constraints: list[Callable[[Tensor], Tensor]] | None,
     n_outcomes: int,
     seed: int,
@@ -298,7 +354,7 @@ def build_outcome_acquisition(
             [r / fits[o.name].scale for r, o in zip(ref_point, outcomes.objectives, strict=True)],
             dtype=torch.float64,
         )
-        objective = IdentityMCMultiOutputObjective(outcomes=list(range(k)))
+        objective, ref = hvi_objective(fits, outcomes, ref)
         X_front = prune_baseline(model, X_baseline, ref, objective, constraints, len(names), seed)
         acq: AcquisitionFunction = qLogNoisyExpectedHypervolumeImprovement(
             model, ref_point=ref, X_baseline=X_front, sampler=sampler, objective=objective,

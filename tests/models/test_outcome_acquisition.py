@@ -69,3 +69,50 @@ def test_prune_baseline_keeps_the_feasible_front_above_the_reference_point():
         model, X, ref, objective=objective, constraints=constraints
     )
     assert kept.tolist() == theirs.tolist()
+
+
+def test_hvi_units_keep_ordinary_objectives_and_rescale_huge_or_tiny_ones() -> None:
+    from bo_loop.models.outcome_acquisition import HVI_HIGH, hvi_units
+
+    assert hvi_units(torch.tensor([0.5, 3.0, 250.0]), -10.0) == (0.0, 1.0)
+    assert hvi_units(torch.tensor([2.0, 2.0]), 1.0) == (0.0, 1.0)  # no spread yet: own units
+    offset, unit = hvi_units(torch.tensor([1.0e10, 3.0e10]), 0.9e10)
+    assert offset == 0.9e10 and unit == 2.0**34  # 2e10 rounds to 2**34 (1.7e10)
+    offset, unit = hvi_units(torch.tensor([1.0e-8, 4.0e-8]), 0.0)
+    assert offset == 0.0 and unit == 2.0**-25  # 3e-8 rounds to 2**-25 (3.0e-8)
+    # Small spread on a large value: measured from the reference point.
+    assert hvi_units(torch.tensor([5.0e7, 5.0e7 + 3.0]), 4.0e7) == (4.0e7, 4.0)
+    assert hvi_units(torch.tensor([HVI_HIGH, HVI_HIGH + 1.0]), 0.0) == (0.0, 1.0)
+
+
+def _two_objective_proposals(scale: float) -> list[float]:
+    import math
+
+    import bo_loop as bl
+
+    campaign = bl.Campaign.create(
+        f"hvi-{scale}", parameters=[bl.Real("x", 0.0, 1.0), bl.Real("z", 0.0, 1.0)],
+        objectives=[bl.Objective("a"), bl.Objective("b", goal="minimize")],
+        storage="sqlite://", seed=0,
+    )  # fmt: skip
+
+    def outcomes(p):
+        a = 1.0 + math.sin(3.0 * p["x"]) + 0.3 * p["z"]
+        return {"a": scale * a, "b": scale * (1.0 + (p["x"] - 0.3) ** 2 + p["z"] ** 2)}
+
+    for trial in campaign.ask(5):
+        campaign.tell(trial.number, outcomes(trial.params))
+    proposals = []
+    for _ in range(2):
+        (trial,) = campaign.ask(1)
+        assert trial.provenance["acquisition"] == "qlognehvi"
+        proposals += [trial.params["x"], trial.params["z"]]
+        campaign.tell(trial.number, outcomes(trial.params))
+    return proposals
+
+
+def test_two_objectives_in_the_1e10s_are_proposed_for_as_in_ordinary_units() -> None:
+    # Before hvi_units every acquisition value was NaN at this size and the ask crashed.
+    ordinary = _two_objective_proposals(1.0)
+    huge = _two_objective_proposals(2.0**34)
+    assert huge == pytest.approx(ordinary, abs=1e-4)
