@@ -17,7 +17,7 @@ from bo_loop.constraints import LinearConstraint, check_constraints
 from bo_loop.exceptions import ConfigFormatError, InvalidArgumentError, ObjectiveError, SpaceError
 from bo_loop.models import acquisition, surrogates
 from bo_loop.objective import Objective
-from bo_loop.outcomes import OutcomeConstraint, Outcomes
+from bo_loop.outcomes import OutcomeConstraint, Outcomes, check_satisfiable
 from bo_loop.space import NAME_RULE, Parameter, Space, has_bad_characters
 
 #: Version of the config layout. 1: space, objective, surrogate (GP settings empty), seed,
@@ -136,6 +136,7 @@ class CampaignConfig:
         """
         outcomes = objective if isinstance(objective, Outcomes) else Outcomes((objective,))
         check_names(space, outcomes)
+        check_satisfiable(outcomes)
         size = initial_design_size
         return cls(
             space=space,

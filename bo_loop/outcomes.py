@@ -197,6 +197,34 @@ class Outcomes:
         }
 
 
+def check_satisfiable(outcomes: Outcomes) -> None:
+    """Refuse outcome constraints that no value can meet: ``purity >= 99`` with ``purity <= 95``,
+    or ``yield >= 150`` on an objective bounded to (0, 100). Such a campaign could never have a
+    feasible trial, so ``best()`` and ``pareto_front()`` would stay empty for good.
+
+    Checked at create only (`config.CampaignConfig.build`): campaigns stored before still open.
+
+    Raises:
+        ObjectiveError: naming the outcome, its constraints and bounds.
+    """
+    for name in outcomes.names:
+        mine = [c for c in outcomes.constraints if c.name == name]
+        objective = outcomes.objective(name)
+        bounds = objective.bounds if objective is not None else None
+        lo, hi = bounds if bounds is not None else (None, None)
+        lows = [c.value for c in mine if c.op == ">="] + ([lo] if lo is not None else [])
+        highs = [c.value for c in mine if c.op == "<="] + ([hi] if hi is not None else [])
+        if lows and highs and max(lows) > min(highs):
+            rules = [str(c) for c in mine]
+            if bounds is not None:
+                rules.append(f"its known bounds {tuple(bounds)!r}")
+            raise ObjectiveError(
+                f"Outcome constraints must leave some value of the outcome feasible, but no "
+                f"{name!r} meets {' and '.join(rules)} (needs >= {max(lows):g} and "
+                f"<= {min(highs):g})."
+            )
+
+
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
     """Whether ``a`` Pareto-dominates ``b`` (larger is better in every coordinate): at least as
     good everywhere and strictly better somewhere."""

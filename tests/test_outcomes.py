@@ -182,6 +182,13 @@ def _create(url: str, **kw):
           "outcome_constraints": [bl.OutcomeConstraint("p", ">=", 0),
                                   bl.OutcomeConstraint("p", ">=", 1)]}, "at most one '>='"),
         ({"objectives": [bl.Objective("a")], "outcome_constraints": ["p >= 1"]}, "OutcomeConstraint"),
+        ({"objectives": [bl.Objective("a")],
+          "outcome_constraints": [bl.OutcomeConstraint("p", ">=", 99),
+                                  bl.OutcomeConstraint("p", "<=", 95)]},
+         r"no 'p' meets p >= 99 and p <= 95 \(needs >= 99 and <= 95\)"),
+        ({"objectives": [bl.Objective("a", bounds=(None, 10))],
+          "outcome_constraints": [bl.OutcomeConstraint("a", ">=", 50)]},
+         r"no 'a' meets a >= 50 and its known bounds \(None, 10.0\)"),
     ],
 )  # fmt: skip
 def test_bad_create_arguments_store_no_campaign(sqlite_url, stored_campaigns, kw, message):
@@ -201,3 +208,12 @@ def test_objective_keyword_with_one_objective_keeps_working(sqlite_url):
         campaign.add_observation({"x": 0.5}, -1.0)
     reloaded = bl.Campaign.load("c", storage=sqlite_url)
     assert reloaded.objectives == campaign.objectives
+
+
+def test_constraints_that_leave_one_value_or_repeat_a_bound_are_accepted(sqlite_url):
+    campaign = _create(
+        sqlite_url, objectives=[bl.Objective("y", bounds=(0, 100))],
+        outcome_constraints=[bl.OutcomeConstraint("y", "<=", 150),  # looser than the bound
+                             bl.OutcomeConstraint("p", ">=", 95), bl.OutcomeConstraint("p", "<=", 95)],
+    )  # fmt: skip
+    assert len(campaign.outcome_constraints) == 3
