@@ -47,6 +47,8 @@ class Corrections:
         With several outcomes, ``value`` is ``{outcome: number}`` for the outcomes to replace
         (the others keep their values); a pending trial told in part may have the values it
         holds corrected; a failed or abandoned trial needs every outcome it does not hold.
+        A value equal to the one stored changes nothing and adds no history row: correcting a
+        trial to the values it holds records nothing.
 
         Args:
             number: The trial's number.

@@ -268,3 +268,27 @@ def test_from_dataframe_with_several_outcomes(sqlite_url):
         bl.Campaign.from_dataframe(
             "other", frame, "yield", objectives=OBJECTIVES, storage=sqlite_url
         )
+
+
+def test_correct_records_only_the_values_that_change(storage_url):
+    campaign = create(storage_url)
+    done, part, *_ = campaign.ask(3)
+    campaign.tell(done.number, {"yield": 81.2, "cost": 3.1, "purity": 96.4})
+    before = rows(storage_url)
+    campaign.correct(done.number, {"yield": 81.2, "cost": 3.1}, reason="same again")
+    assert rows(storage_url) == before  # every value unchanged: nothing written
+    fixed = campaign.correct(done.number, {"yield": 81.2, "cost": 2.9}, reason="cost re-read")
+    assert fixed.values == {"yield": 81.2, "cost": 2.9, "purity": 96.4}
+    corrected = campaign.history(done.number).query("action == 'correct'")
+    assert corrected[["outcome", "old_value", "new_value"]].values.tolist() == [["cost", 3.1, 2.9]]
+    # A failed trial completed by correct: the value it already held is not logged again.
+    campaign.tell(part.number, {"cost": 2.5})
+    campaign.fail(part.number, reason="rig jammed")
+    completed = campaign.correct(
+        part.number, {"yield": 10.0, "cost": 2.5, "purity": 97.0}, reason="ran after all"
+    )
+    assert completed.state is bl.TrialState.COMPLETED
+    corrected = campaign.history(part.number).query("action == 'correct'")
+    assert sorted(corrected["outcome"]) == ["purity", "yield"]
+    assert set(corrected["new_state"]) == {"completed"}
+    assert campaign.verify() == []

@@ -81,15 +81,32 @@ def correct(c: Campaign, trial: int, values: tuple[float | tuple[str, float], ..
             "Give one VALUE, or NAME=VALUE for each outcome to correct (e.g. yield=78.5 cost=2.9), "
             f"but got {' '.join(str(v) for v in values)!r}."
         )
+    for name in dict.fromkeys(n for n, _ in pairs):
+        # dict(pairs) would keep the last of a repeated name silently: which one was meant?
+        given = [v for n, v in pairs if n == name]
+        if len(given) > 1:
+            raise click.UsageError(
+                f"Each outcome may be corrected once per command, but {name!r} is given "
+                f"{len(given)} times ({' and '.join(f'{name}={fmt(v)}' for v in given)}); "
+                "nothing was changed."
+            )
     told: float | dict[str, float] = dict(pairs) if pairs else values[0]  # type: ignore[assignment]
     before = c.trial(trial)
     after = c.correct(trial, told, reason=reason)
     names = list(told) if isinstance(told, dict) else list(c.outcomes)
+    # The library records only values that differ from those stored (`Campaign.correct`).
+    unchanged = [n for n in names if n in before.values and before.values[n] == after.values.get(n)]
+    if len(unchanged) == len(names) and before.state is after.state:
+        held = ", ".join(f"{n} {fmt(before.values[n])}" for n in names)
+        out.print(f"Trial {trial}: {held} unchanged (the value given is the one stored); "
+                  "nothing was recorded.")  # fmt: skip
+        return
     was = ", ".join(
-        f"{n} {fmt(before.values[n]) if n in before.values else before.state.value} -> "
+        f"{n} {fmt(before.values[n])} unchanged" if n in unchanged and len(unchanged) < len(names)
+        else f"{n} {fmt(before.values[n]) if n in before.values else before.state.value} -> "
         f"{fmt(after.values.get(n))}"
         for n in names
-    )
+    )  # fmt: skip
     out.print(
         f"Trial {trial}: {was} (reason: {reason}). "
         f"`bo-loop history {shlex.quote(c.name)} {trial}` shows every change."

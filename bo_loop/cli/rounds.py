@@ -189,17 +189,44 @@ def add(c: Campaign, file: Path) -> None:
     """Record runs bo_loop did not propose, from a CSV or XLSX file.
 
     One row per run, with exactly the columns: every parameter and every outcome (the objective,
-    or each objective and constrained outcome). Every row is checked (settings inside the space,
-    numeric results within known bounds); if any row is bad, nothing is stored.
+    or each objective and constrained outcome). A row copied from a round file may keep its
+    trial, note and campaign columns: they are not stored (a new trial is made; a campaign cell
+    must name this campaign). Every row is checked (settings inside the space, numeric results
+    within known bounds); if any row is bad, nothing is stored. With several outcomes a row with
+    some left blank is stored partly told: its trial stays pending until the rest is told.
     """
-    frame = round_files.read_measurements(file)
+    runs = round_files.read_added_runs(file, campaign=c.name)
+    frame = runs.frame
     try:
         with working(f"Checking and storing {len(frame)} row(s) from {file.name}..."):
             report = c.add_observations(frame)
     except BoLoopError as e:
         raise RoundFileError(f"{file.name}: {e}") from None
+    if runs.dropped:
+        err.print(
+            Text(f"Ignored column(s) {runs.dropped!r}: a round file's own, not stored "
+                 "(every run added is a new trial).", style="yellow")
+        )  # fmt: skip
+    if runs.notes:
+        numbers = list(runs.notes)
+        rows = ", ".join(str(r) for r in numbers[:10]) + (
+            f" (and {len(numbers) - 10} more)" if len(numbers) > 10 else ""
+        )
+        err.print(
+            Text(f"The note(s) of row(s) {rows} were not stored: `bo-loop add` keeps no notes.",
+                 style="yellow")
+        )  # fmt: skip
     added_summary(c.space, c.objectives, c.outcomes, report.added, file.name)
-    out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
+    # A row with outcomes left blank is stored partly told, still pending: count it as such.
+    waiting = sum(t.state is TrialState.PENDING for t in report.added)
+    if waiting:
+        out.print(
+            f"Recorded {len(report.added)} run(s): {len(report.added) - waiting} as completed "
+            f"trials, {waiting} partly told (pending until every outcome is told).",
+            highlight=False,
+        )
+    else:
+        out.print(f"Recorded {len(report.added)} run(s) as completed trials.")
     for t in report.added:
         if t.provenance.get("violates"):
             out.print(

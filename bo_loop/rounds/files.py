@@ -35,6 +35,8 @@ EXTENSIONS = (".csv", ".xlsx")
 TRIAL_COLUMN = "trial"
 NOTE_COLUMN = "note"
 CAMPAIGN_COLUMN = "campaign"
+#: The sheet of an XLSX round file that `write_round_file` writes and the reader looks for first.
+ROUND_SHEET = "round"
 #: What starts a comment line above a round file's header.
 COMMENT = "#"
 
@@ -163,7 +165,7 @@ def _write_xlsx(
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "round"
+    ws.title = ROUND_SHEET
     for line in comments:
         ws.append([line])
     header = len(comments) + 1
@@ -204,12 +206,19 @@ def write_table(path: Path, frame: pd.DataFrame) -> None:
 @dataclass(frozen=True)
 class Sheet:
     """A round file as read: its header and its non-blank rows with their spreadsheet row numbers
-    (the header is row 1, as a spreadsheet shows it)."""
+    (the header is row 1, as a spreadsheet shows it), and for a workbook the sheet read."""
 
     name: str
     header_row: int
     columns: list[str]
     rows: list[tuple[int, dict[str, Cell]]]
+    sheet: str | None = None
+
+    @property
+    def header(self) -> str:
+        """``r.xlsx, sheet 'round', header (row 1)``: where messages about the header point."""
+        where = self.name if self.sheet is None else f"{self.name}, sheet {self.sheet!r}"
+        return f"{where}, header (row {self.header_row})"
 
 
 def is_blank(cell: Cell) -> bool:
@@ -237,19 +246,24 @@ _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+([eE][-+]?\d+)?")
 
 
 def read_round_file(path: str | os.PathLike[str]) -> Sheet:
-    """Read a CSV or XLSX round file (first sheet), or raise RoundFileError saying why not."""
+    """Read a CSV or XLSX round file, or raise RoundFileError saying why not.
+
+    Of a workbook, the sheet named `ROUND_SHEET` (as ``bo-loop ask`` writes it) is read when there
+    is one, else the first sheet.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in EXTENSIONS:
         raise RoundFileError(f"A round file must end in .csv or .xlsx, but got {p.name!r}.")
     if not p.is_file():
         raise RoundFileError(f"Cannot read {str(p)!r}: no such file.")
-    raw = _read_xlsx(p) if suffix == ".xlsx" else _read_csv(p)
+    sheet_name, raw = _read_xlsx(p) if suffix == ".xlsx" else (None, _read_csv(p))
     while raw and (all(is_blank(c) for c in raw[0][1]) or _is_comment(raw[0][1])):
         # Leading empty rows and "# ..." lines: the header is the first other row.
         raw = raw[1:]
     if not raw:
-        raise RoundFileError(f"{p.name} is empty: row 1 must be the header ({TRIAL_COLUMN}, ...).")
+        where = p.name if sheet_name is None else f"{p.name}, sheet {sheet_name!r},"
+        raise RoundFileError(f"{where} is empty: row 1 must be the header ({TRIAL_COLUMN}, ...).")
     header_row, header = raw[0]
     body = [(number, cells) for number, cells in raw[1:] if not all(is_blank(c) for c in cells)]
     if suffix == ".csv":
@@ -262,16 +276,15 @@ def read_round_file(path: str | os.PathLike[str]) -> Sheet:
             # Notes scribbled in a column without a header: keep it visible as an ignored column.
             name = f"(column {i + 1})"
         columns.append(name)
-    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
-    if repeated:
-        raise RoundFileError(
-            f"{p.name}, header (row {header_row}): column {repeated[0]!r} appears more than once."
-        )
     rows = []
     for number, cells in body:
         padded = [*cells, *([None] * (width - len(cells)))]
         rows.append((number, {c: v for c, v in zip(columns, padded, strict=True) if c}))
-    return Sheet(p.name, header_row, [c for c in columns if c], rows)
+    sheet = Sheet(p.name, header_row, [c for c in columns if c], rows, sheet_name)
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:
+        raise RoundFileError(f"{sheet.header}: column {repeated[0]!r} appears more than once.")
+    return sheet
 
 
 def _is_comment(cells: Sequence[Cell]) -> bool:
@@ -332,10 +345,10 @@ def _read_csv(path: Path) -> list[tuple[int, list[Cell]]]:
     return rows
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
+def _read_xlsx(path: Path) -> tuple[str, list[tuple[int, list[Cell]]]]:
     from bo_loop.rounds.workbook import read_xlsx  # workbook imports this module
 
-    return read_xlsx(path)
+    return read_xlsx(path, ROUND_SHEET)
 
 
 def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -354,3 +367,47 @@ def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.DataFrame(
         records, columns=sheet.columns, index=[row for row, _ in sheet.rows], dtype=object
     )
+
+
+@dataclass(frozen=True)
+class AddedRuns:
+    """A file for ``bo-loop add``, with a round file's own columns taken out of it."""
+
+    frame: pd.DataFrame
+    """The other columns (parameters and outcomes), indexed by spreadsheet row number."""
+    dropped: list[str]
+    """The round-file columns the file had (``trial``, ``note``, ``campaign``): not stored."""
+    notes: dict[int, str]
+    """Spreadsheet row number -> the note written there (``add`` has nowhere to store it)."""
+
+
+def read_added_runs(path: str | os.PathLike[str], *, campaign: str) -> AddedRuns:
+    """Read runs for ``bo-loop add`` (see `read_measurements`), accepting rows copied from a
+    round file of ``campaign``.
+
+    A run at settings of one's own is often a round file's row with its settings edited (then
+    marked 'abandoned' there): its ``trial`` cell names the trial it was not (``add`` makes a new
+    one), its ``note`` cannot be stored, and its ``campaign`` cell must name this campaign or be
+    blank. Any other column is left for `Campaign.add_observations` to refuse.
+
+    Raises:
+        RoundFileError: a ``campaign`` cell names another campaign; nothing is stored.
+    """
+    frame = read_measurements(path)
+    name = Path(path).name
+    own = [c for c in (TRIAL_COLUMN, NOTE_COLUMN, CAMPAIGN_COLUMN) if c in frame.columns]
+    if CAMPAIGN_COLUMN in frame.columns:
+        for row, cell in frame[CAMPAIGN_COLUMN].items():
+            if cell is not None and str(cell).strip() != campaign:
+                raise RoundFileError(
+                    f"{name}, row {row}: the {CAMPAIGN_COLUMN!r} column says {str(cell).strip()!r}, "
+                    f"but the runs are being added to campaign {campaign!r}; nothing was stored. "
+                    f"A row copied from a round file can only be added to its campaign (clear "
+                    "the cell if the run belongs to this one)."
+                )
+    notes: dict[int, str] = {}
+    if NOTE_COLUMN in frame.columns:
+        notes = {
+            int(row): str(cell) for row, cell in frame[NOTE_COLUMN].items() if cell is not None
+        }
+    return AddedRuns(frame.drop(columns=own), own, notes)

@@ -5,7 +5,9 @@ constraint names). Each cell is a number, blank (not measured yet), or a marker 
 ('failed', 'abandoned'). The rules, checked before anything is recorded:
 
 - every number is a finite value within its objective's known bounds;
-- numbers and a marker never share a row (a run either gave results or was given up);
+- numbers and a marker never share a row (a run either gave results or was given up), except
+  the values the trial already holds, written as told: a round file from ``bo-loop pending``
+  shows them, and 'failed' in a blank cell beside them fails the trial, which keeps them;
 - a value already told for the trial may be written again (a file told twice, or a round file
   written by ``bo-loop pending`` with what is known so far) but never changed here;
 - a row with some outcomes filled in is a partial tell: those values are recorded and the trial
@@ -101,12 +103,18 @@ def row_results(cells: Mapping[str, Cell], outcomes: Outcomes, trial: Trial | No
             problems.append(problem)
         elif value is not None:
             given[name] = value
-    if markers and (given or problems or len(set(markers.values())) > 1):
+    # Numbers beside a marker are refused unless each is the value the trial already holds:
+    # `bo-loop pending -o` writes those into the row, and the trial keeps them when given up.
+    told = trial.values if trial is not None else {}
+    new = [n for n, v in given.items() if n not in told or not _same(v, told[n])]
+    if markers and (new or problems or len(set(markers.values())) > 1):
         shown = "; ".join(f"{n} {cell_text(cells[n])!r}" for n in names if not is_blank(cells[n]))
+        held = ", ".join(f"{n} = {v!r}" for n, v in told.items())
         problems.append(Problem(
             "results and 'failed'",
             "a row holds either results or one word for a run given up ('failed' or "
-            f"'abandoned'), but this one has {shown}",
+            f"'abandoned'), but this one has {shown}"
+            + (f" (only the values already told, {held}, may stay beside it)" if held else ""),
         ))  # fmt: skip
     if problems:
         return RowResults("error", problems=tuple(problems))
@@ -128,12 +136,17 @@ def _given_up(kind: Literal["fail", "abandon"], trial: Trial | None) -> RowResul
     return RowResults("error", problems=(_finished(trial),))
 
 
+def _same(value: float, told: float) -> bool:
+    """A number in the file is the value told, written again (as `bo-loop pending` writes it)."""
+    return math.isclose(value, told, rel_tol=REL_TOLERANCE)
+
+
 def _against_trial(given: dict[str, float], trial: Trial, names: tuple[str, ...]) -> RowResults:
     """Numbers (maybe none) against what the trial holds: new values, repeats, or changes."""
     changed = [
         f"{n} was told as {trial.values[n]!r}, the file says {v!r}"
         for n, v in given.items()
-        if n in trial.values and not math.isclose(v, trial.values[n], rel_tol=REL_TOLERANCE)
+        if n in trial.values and not _same(v, trial.values[n])
     ]
     if trial.state is not TrialState.PENDING:
         if not given:

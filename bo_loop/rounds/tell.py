@@ -122,7 +122,7 @@ def _check_header(sheet: Sheet, space: Space, outcomes: Outcomes) -> list[str]:
         ]
         hint = f" (a misspelt column? {', '.join(close)})" if close else ""
         raise RoundFileError(
-            f"{sheet.name}, header (row {sheet.header_row}): missing column(s) {missing!r}{hint}; a "
+            f"{sheet.header}: missing column(s) {missing!r}{hint}; a "
             f"round file needs {needed!r} ({NOTE_COLUMN!r} optional), and has {sheet.columns!r}."
         )
     return [c for c in sheet.columns if c not in (*needed, NOTE_COLUMN, CAMPAIGN_COLUMN)]

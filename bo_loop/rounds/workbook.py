@@ -1,4 +1,4 @@
-"""Reading an XLSX round file's first sheet: values as saved, refusing what would be misread
+"""Reading an XLSX round file's sheet: values as saved, refusing what would be misread
 (formulas without a saved value, percentage-formatted cells)."""
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ from pathlib import Path
 from bo_loop.rounds.files import Cell, RoundFileError
 
 
-def read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
+def read_xlsx(path: Path, preferred: str) -> tuple[str, list[tuple[int, list[Cell]]]]:
+    """The title of the sheet read and its rows, numbered as the spreadsheet shows them.
+
+    The sheet is the one titled ``preferred`` (any case, as Excel compares titles) when the
+    workbook has it: a technician who adds a sheet of notes in front of the round, or saves the
+    file with another sheet active, still has the round read. Otherwise the first sheet.
+    """
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
@@ -21,7 +27,8 @@ def read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
     except Exception as e:
         raise RoundFileError(f"Cannot read {path.name} as an Excel (.xlsx) workbook: {e}") from None
     try:
-        ws = wb.worksheets[0]
+        title = _sheet_title(wb.sheetnames, preferred)
+        ws = wb[title]
         rows: list[tuple[int, list[Cell]]] = []
         percent: list[str] = []
         for number, row in enumerate(ws.iter_rows(), start=1):
@@ -36,7 +43,7 @@ def read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
                     )
     finally:
         wb.close()
-    problems = [*_uncalculated_formulas(path, rows), *percent]
+    problems = [*_uncalculated_formulas(path, title, rows), *percent]
     if problems:
         # Percentages: a CSV of the cell holds the text '83.1%', which tell refuses as not a
         # number; the workbook is refused alike rather than guessing between 83.1 and 0.831.
@@ -47,11 +54,16 @@ def read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
             else ""
         )
         raise RoundFileError(
-            f"Cannot read {path.name}; nothing was recorded:\n"
+            f"Cannot read {path.name} (sheet {title!r}); nothing was recorded:\n"
             + "\n".join(f"  {p}." for p in problems)
             + why
         )
-    return rows
+    return title, rows
+
+
+def _sheet_title(titles: list[str], preferred: str) -> str:
+    wanted = [t for t in titles if t.casefold() == preferred.casefold()]
+    return wanted[0] if wanted else titles[0]
 
 
 def _is_percent(number_format: object, value: object) -> bool:
@@ -63,7 +75,7 @@ def _is_percent(number_format: object, value: object) -> bool:
     )
 
 
-def _uncalculated_formulas(path: Path, rows: list[tuple[int, list[Cell]]]) -> list[str]:
+def _uncalculated_formulas(path: Path, title: str, rows: list[tuple[int, list[Cell]]]) -> list[str]:
     """Cells holding a formula but no saved value: a workbook written by a program that does not
     calculate (openpyxl, pandas) has none, and such a cell would otherwise read as blank."""
     from openpyxl import load_workbook
@@ -76,7 +88,7 @@ def _uncalculated_formulas(path: Path, rows: list[tuple[int, list[Cell]]]) -> li
         wb = load_workbook(path, read_only=True, data_only=False)
     try:
         problems = []
-        formulas = wb.worksheets[0].iter_rows(values_only=True)
+        formulas = wb[title].iter_rows(values_only=True)
         for (number, cells), raw in zip(rows, formulas, strict=False):
             for column, (value, formula) in enumerate(zip(cells, raw, strict=False), start=1):
                 if value is None and isinstance(formula, str) and formula.startswith("="):

@@ -59,7 +59,8 @@ def correct_observation(
     A COMPLETED trial may have any of its values replaced. A PENDING trial told in part may have
     the values it holds replaced (the others it still waits for are told, not corrected). A
     FAILED or ABANDONED trial becomes COMPLETED when the values it holds and ``values`` together
-    cover every outcome.
+    cover every outcome. A value equal to the one stored is left as it is, with no history row;
+    when every value is so and the state stays, nothing is written.
     """
     names = tuple(outcomes) if outcomes is not None else (objective,)
     if values is None:
@@ -102,7 +103,14 @@ def correct_observation(
         new_state = TrialState.COMPLETED
         row.state = TrialState.COMPLETED.value
         row.reason = None
-    for name, v in new.items():
+    # A "correction" to the value already stored changes nothing, and a history row saying it
+    # did would mislead whoever audits the trial later: record only the values that differ.
+    changed = {k: v for k, v in new.items() if k not in current or current[k].value != v}
+    if not changed and new_state is old_state:
+        return
+    # A failed trial completed with only values it already held still changes state, and the
+    # history must show that: then every given value is logged.
+    for name, v in (changed or new).items():
         stored = current.get(name)
         old_value = None if stored is None else stored.value
         if stored is not None:

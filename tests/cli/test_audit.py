@@ -117,6 +117,7 @@ def test_abandon_by_number_all_and_age(rig, storage_url):
         (["correct", "rig", 0, 1.0, "--reason", "  "], 1, "needs a reason"),
         (["correct", "rig", 0, 1.0], 2, "Missing option '--reason'"),
         (["correct", "rig", 3, 1.0, "--reason", "x"], 1, "trial 3 is PENDING"),
+        (["correct", "rig", 0, "yield=1", "yield=2", "--reason", "x"], 2, "'yield' is given 2"),
         (["correct", "nope", 0, 1.0, "--reason", "x"], 1, "No campaign named 'nope'"),
         (["retract", "rig", 3, "--reason", "x"], 1, "trial 3 is PENDING"),
         (["retract", "rig", -1, "--reason", "x"], 2, "-1"),

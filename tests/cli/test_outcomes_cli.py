@@ -7,6 +7,7 @@ import os
 import random
 import re
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
@@ -105,6 +106,10 @@ BAD_SPECS = [
      r"outcome name must differ from every parameter name, but got 'a'"),
     ({"constraints": "outcome_constraints: ['note >= 1']"},
      r"must differ from the round-file columns \['trial', 'note', 'campaign'\], but got 'note'"),
+    ({"objectives": "objectives: [{name: y, bounds: [0, 100]}]",
+      "constraints": "outcome_constraints: ['y >= 150']"},
+     r"must leave some value of the outcome feasible, but no 'y' meets y >= 150 and its known "
+     r"bounds \(0.0, 100.0\)"),
 ]  # fmt: skip
 
 
@@ -232,6 +237,35 @@ def test_correct_names_the_outcome_and_history_shows_it(told, sqlite_url):
     result = invoke("correct", "rig", 0, "82.5", "yield=1", "--reason", "x", "--storage",
                     sqlite_url)  # fmt: skip
     assert result.exit_code == 2 and "Give one VALUE, or NAME=VALUE" in result.stderr
+
+
+def test_correct_refuses_an_outcome_given_twice(told, sqlite_url):
+    before = told.history()
+    result = invoke("correct", "rig", 0, "yield=78.5", "yield=79", "--reason", "x", "--storage",
+                    sqlite_url)  # fmt: skip
+    assert result.exit_code == 2
+    assert "'yield' is given 2 times (yield=78.5 and yield=79); nothing was changed" in (
+        result.stderr
+    )
+    assert told.trial(0).values == RESULTS[0]
+    pd.testing.assert_frame_equal(told.history(), before)
+
+
+def test_correct_to_the_stored_value_says_unchanged_and_records_nothing(told, sqlite_url):
+    before = told.history()
+    result = invoke("correct", "rig", 0, "yield=80", "--reason", "same", "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Trial 0: yield 80 unchanged (the value given is the one stored); nothing was "
+        "recorded." in result.stdout
+    )
+    pd.testing.assert_frame_equal(told.history(), before)
+    result = invoke("correct", "rig", 0, "yield=80", "cost=2.5", "--reason", "cost re-read",
+                    "--storage", sqlite_url)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "Trial 0: yield 80 unchanged, cost 3 -> 2.5 (reason: cost re-read)" in result.stdout
+    corrected = told.history(0).query("action == 'correct'")
+    assert corrected[["outcome", "old_value", "new_value"]].values.tolist() == [["cost", 3.0, 2.5]]
 
 
 def test_recommend_shows_the_estimated_pareto_set_with_intervals_and_feasibility(told, sqlite_url):

@@ -485,6 +485,32 @@ def test_xlsx_written_by_another_program_is_read(sqlite_url, tmp_path):
     assert campaign.trial(0).value == 7.0
 
 
+def test_xlsx_round_sheet_is_read_wherever_it_is(sqlite_url, tmp_path):
+    """A sheet of notes added in front of ours, the workbook saved with it active: the 'round'
+    sheet is still the one read (also for a formula check); another workbook's first sheet is
+    read as before, and a header error names the sheet."""
+    campaign = make(sqlite_url)
+    path = tmp_path / "round.xlsx"
+    ask_file(sqlite_url, path, n=2)
+    wb = load_workbook(path)
+    wb["round"].cell(row=2, column=6, value=64.5)
+    wb.create_sheet("notes", 0)["A1"] = "hello"
+    wb.active = 0
+    wb.save(path)
+    result = invoke("tell", "rig", path, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert campaign.trial(0).value == 64.5
+    wb = load_workbook(path)
+    wb["round"].title = "Sheet1"
+    wb.save(path)
+    result = invoke("tell", "rig", path, "--storage", sqlite_url)
+    assert result.exit_code == 1
+    assert "round.xlsx, sheet 'notes', header (row 1): missing column(s) ['trial'," in (
+        result.stderr
+    )
+    assert campaign.trial(1).state is bl.TrialState.PENDING
+
+
 def test_numeric_and_boolean_choices_survive_a_spreadsheet(sqlite_url, tmp_path):
     """Excel hands back the choice 4 as 4.0 and True as TRUE: neither is an edit."""
     campaign = bl.Campaign.create(
@@ -526,6 +552,36 @@ def test_add_with_a_bad_row_stores_nothing(sqlite_url, tmp_path):
     assert "row 3: 'catalyst' must be one of ['A', 'B', 'C'], but got 'D'" in result.stderr
     assert "row 4: the outcome 'yield' is missing" in result.stderr
     assert campaign.trials() == []
+
+
+def test_add_takes_a_row_copied_from_a_round_file(rig, sqlite_url, tmp_path):
+    """The README's way to keep a run made at other settings: 'abandoned' in the round, then the
+    row through `bo-loop add`, its trial, note and campaign cells not stored."""
+    campaign, frame, path = rig
+    frame.loc[2, "yield"] = "abandoned"
+    write_csv(frame, path)
+    assert invoke("tell", "rig", path, "--storage", sqlite_url).exit_code == 0
+    runs = frame.iloc[[2]].copy()
+    runs[["temperature", "yield", "note"]] = [78.0, "64.8", "ran at 78: heater lagging"]
+    added = tmp_path / "runs.csv"
+    write_csv(runs, added)
+    result = invoke("add", "rig", added, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    assert "Ignored column(s) ['trial', 'note', 'campaign']" in result.stderr
+    assert "The note(s) of row(s) 2 were not stored" in result.stderr
+    new = campaign.trial(3)
+    assert (new.source, new.value, new.params["temperature"]) == ("manual", 64.8, 78.0)
+    assert campaign.trial(2).state is bl.TrialState.ABANDONED
+    # Another campaign's row, or a column that is not a round file's own, is still refused.
+    for column, value, message in [
+        ("campaign", "other", "the 'campaign' column says 'other', but the runs are being added "
+                              "to campaign 'rig'; nothing was stored"),
+        ("operator", "ann", "unknown column(s) ['operator']"),
+    ]:  # fmt: skip
+        write_csv(runs.assign(**{column: value}), added)
+        result = invoke("add", "rig", added, "--storage", sqlite_url)
+        assert result.exit_code == 1 and message in result.stderr, result.stderr
+    assert len(campaign.trials()) == 4
 
 
 # -- a new user's mistakes (issue: technicians' bugs) -------------------------------------------

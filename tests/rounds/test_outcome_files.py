@@ -107,6 +107,42 @@ def test_pending_writes_the_values_told_so_far(rig, sqlite_url, tmp_path):
     assert campaign.trial(1).values == {"yield": 77.0, "cost": 2.9, "purity": 96.0}
 
 
+def test_failed_beside_the_told_values_of_a_pending_file_fails_the_trial(rig, sqlite_url,
+                                                                         tmp_path):  # fmt: skip
+    campaign, _frame, _path = rig
+    campaign.tell(1, {"yield": 60.0})
+    campaign.tell(2, {"yield": 70.0})
+    again = tmp_path / "again.csv"
+    assert invoke("pending", "rig", "-o", again, "--storage", sqlite_url).exit_code == 0
+    frame = pd.read_csv(again, dtype=object)
+    assert frame.loc[1, "yield"] == "60.0"  # written there by bo_loop
+    # A told value written differently beside 'failed' is still refused, naming the told one.
+    frame.loc[1, ["cost", "note"]] = ["failed", "reactor leaked"]
+    frame.loc[2, ["yield", "cost"]] = ["71.0", "failed"]
+    before = snapshot(campaign)
+    result = tell(sqlite_url, frame, again)
+    assert result.exit_code == 1
+    assert "row 4 (trial 2): a row holds either results or one word for a run given up" in (
+        result.stderr
+    )
+    assert "(only the values already told, yield = 70.0, may stay beside it)" in result.stderr
+    assert "row 3 (trial 1)" not in result.stderr
+    pd.testing.assert_frame_equal(snapshot(campaign), before)
+    # As bo_loop wrote it: the trial fails and keeps its told value; told twice, unchanged.
+    frame.loc[2, "yield"] = "70.0"
+    result = tell(sqlite_url, frame, again)
+    assert result.exit_code == 0, result.output
+    assert "Recorded: told 0, failed 2, left pending 1." in result.stdout
+    failed = campaign.trial(1)
+    assert (failed.state, failed.values, failed.reason) == (
+        bl.TrialState.FAILED, {"yield": 60.0}, "reactor leaked",
+    )  # fmt: skip
+    assert campaign.trial(2).values == {"yield": 70.0}
+    result = tell(sqlite_url, frame, again)
+    assert result.exit_code == 0 and "unchanged 2" in result.stdout
+    assert campaign.verify() == []
+
+
 def test_a_value_outside_its_bounds_refuses_the_whole_round(rig, sqlite_url):
     campaign, frame, path = rig
     frame.loc[0, OUTCOMES] = ["81.2", "3.1", "96.4"]
@@ -200,6 +236,21 @@ def test_add_takes_a_column_per_outcome(sqlite_url, tmp_path):
         {"yield": 70.0, "cost": 2.0, "purity": 96.0},
         {"yield": 75.0, "cost": 2.5, "purity": 94.0},
     ]
+
+
+def test_add_counts_partly_told_rows_as_pending(sqlite_url, tmp_path):
+    campaign = make(sqlite_url)
+    path = tmp_path / "runs.csv"
+    path.write_text("temperature,catalyst,yield,cost,purity\n50,A,60,2,96\n55,B,61,,\n")
+    result = invoke("add", "rig", path, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.output
+    assert (
+        "Recorded 2 run(s): 1 as completed trials, 1 partly told (pending until every "
+        "outcome is told)." in result.stdout
+    )
+    assert [t.state for t in campaign.trials()] == [
+        bl.TrialState.COMPLETED, bl.TrialState.PENDING,
+    ]  # fmt: skip
 
 
 def test_xlsx_round_with_a_partial_row(sqlite_url, tmp_path):

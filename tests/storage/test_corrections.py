@@ -300,3 +300,13 @@ def test_abandoning_a_missing_trial_names_it_and_abandons_nothing(storage_url):
     with pytest.raises(bl.TrialNotFoundError, match=r"Cannot abandon trials 5, 7: no such trials"):
         campaign.abandon_pending("rig down", numbers=[0, 5, 7])
     assert [t.state for t in campaign.trials()] == [bl.TrialState.PENDING] * 2
+
+
+def test_correcting_to_the_stored_value_records_nothing(storage_url):
+    campaign = told(storage_url, [1.0, 2.0])
+    before = snapshot(campaign)
+    same = campaign.correct(1, 2.0, reason="re-read: it was right")
+    assert (same.state, same.value) == (bl.TrialState.COMPLETED, 2.0)
+    pd.testing.assert_frame_equal(snapshot(campaign)[0], before[0])
+    pd.testing.assert_frame_equal(snapshot(campaign)[1], before[1])
+    assert campaign.verify() == []
