@@ -16,6 +16,7 @@ from rich.text import Text
 from bo_loop.exceptions import BoLoopError
 from bo_loop.models.recommend import Recommendation
 from bo_loop.objective import Objective
+from bo_loop.outcomes import OutcomeConstraint
 from bo_loop.rounds.tell import RowPlan
 from bo_loop.space import Categorical, Integer, Real, Space
 from bo_loop.trial import Trial, TrialState
@@ -206,9 +207,21 @@ def convergence_table(objective: Objective, history: Sequence[tuple[int, float, 
     return table
 
 
-def best_table(space: Space, objective: Objective, trial: Trial) -> Table:
+def best_table(
+    space: Space,
+    objective: Objective,
+    trial: Trial,
+    constraints: Sequence[OutcomeConstraint] = (),
+) -> Table:
+    """The best trial's objective, its other outcomes (each with the constraints it meets: the
+    reason the trial counts as feasible), then its settings."""
     table = Table("", "value", title=f"Best trial: {trial.number}", title_justify="left")
     table.add_row(Text(objective.name, style="bold"), Text(fmt(trial.value), style="bold"))
+    for name, value in trial.values.items():
+        if name == objective.name:
+            continue
+        met = [str(k) for k in constraints if k.name == name]
+        table.add_row(Text(name), Text(fmt(value) + (f"  (meets {', '.join(met)})" if met else "")))
     for n in space.names:
         table.add_row(Text(n), Text(fmt(trial.params[n])))
     return table

@@ -63,7 +63,7 @@ def best(c: Campaign) -> None:
     if trial is None:
         out.print(f"Campaign {c.name!r} has no completed trial yet.")
         return
-    out.print(cli_report.best_table(c.space, c.objective, trial))
+    out.print(cli_report.best_table(c.space, c.objective, trial, c.outcome_constraints))
 
 
 @campaign_command()

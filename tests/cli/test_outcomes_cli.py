@@ -214,6 +214,8 @@ def test_single_objective_with_a_constraint_reports_the_best_feasible(sqlite_url
     assert "3 completed trial(s): 2 meet every outcome constraint" in result.stdout
     result = invoke("best", "one", "--storage", sqlite_url)
     assert "Best trial: 0" in result.stdout
+    # the constrained outcome that makes it feasible is shown, with the rule it meets
+    assert re.search(r"purity\s+│ 96  \(meets purity >= 95\)", result.stdout), result.stdout
 
 
 def test_plot_draws_the_pareto_front_for_several_objectives(told, sqlite_url, tmp_path):
