@@ -130,8 +130,9 @@ def pending(c: Campaign, output: Path | None, force: bool) -> None:  # fmt: skip
     """
     path = round_files.check_output_path(output, force=force) if output else None
     trials = c.trials(TrialState.PENDING)
+    # Trials told in part show what they hold and what they wait for.
     table = cli_report.trials_table(
-        c.space, c.outcomes, trials, title="Pending trials", outcome=False
+        c.space, c.outcomes, trials, title="Pending trials", outcome=any(t.values for t in trials)
     )
     out.print(table)
     if path is not None and not trials:

@@ -7,6 +7,7 @@ has, keep the trial pending, and never lose a value.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -96,7 +97,12 @@ def test_pending_writes_the_values_told_so_far(rig, sqlite_url, tmp_path):
     campaign, _frame, _path = rig
     campaign.tell(1, {"yield": 77.0})
     again = tmp_path / "again.csv"
-    assert invoke("pending", "rig", "-o", again, "--storage", sqlite_url).exit_code == 0
+    shown = invoke("pending", "rig", "-o", again, "--storage", sqlite_url)
+    assert shown.exit_code == 0
+    # the listing shows what trial 1 holds and what it waits for
+    assert re.search(r"│ 77\s+│\s+│\s+│ pending \(waits for cost, purity\)", shown.stdout), (
+        shown.stdout
+    )
     frame = pd.read_csv(again)
     assert frame["trial"].tolist() == [0, 1, 2]
     assert frame.loc[1, "yield"] == 77.0 and frame[["cost", "purity"]].isna().all().all()
