@@ -42,14 +42,25 @@ FITTED_STATE = "fitted_state"
 #: a power of two (exact, and it leaves EI's argmax alone) before any model math: the variance of
 #: outcomes near 1e155 overflows float64, which made every later ask fail.
 MAX_MODEL_OUTCOME = 2.0**200
+#: The smallest spread (max - min) of outcomes the surrogates see as it is. BoTorch's
+#: ``Standardize`` leaves a standard deviation below 1e-8 unscaled and GPyTorch floors a
+#: predictive variance at 1e-10 (sd 1e-5), both in the model's units: outcomes spread over 1e-6
+#: had every posterior sd at that floor and outcomes in the 1e-9s (a nanomolar concentration in
+#: mol/L) were fitted as a constant, so proposals were junk. Campaigns whose outcomes spread less
+#: are multiplied by a power of two, exactly, to a spread in [1, 2).
+MIN_MODEL_SPREAD = 2.0**-10
 
 
 def outcome_scale(Y: Tensor) -> float:
-    """The power of two to divide outcomes by before model math: 1.0 unless some |y| > 2**200."""
+    """The power of two to divide outcomes by before model math: 1.0 unless some |y| > 2**200
+    (then above 1) or the outcomes spread less than `MIN_MODEL_SPREAD` (then below 1)."""
     peak = float(Y.abs().max()) if Y.numel() else 0.0
-    if peak <= MAX_MODEL_OUTCOME:
-        return 1.0
-    return 2.0 ** math.ceil(math.log2(peak / MAX_MODEL_OUTCOME))
+    if peak > MAX_MODEL_OUTCOME:
+        return 2.0 ** math.ceil(math.log2(peak / MAX_MODEL_OUTCOME))
+    spread = float(Y.max() - Y.min()) if Y.numel() else 0.0
+    if 0.0 < spread < MIN_MODEL_SPREAD:
+        return 2.0 ** math.floor(math.log2(spread))
+    return 1.0
 
 
 @contextmanager
@@ -124,7 +135,7 @@ def fit(
     """Fit ``surrogate`` on encoded data, seeded, on the right number of threads.
 
     The model sees ``Y / outcome_scale(Y)``: the outcomes themselves unless some is beyond 2**200
-    (`FittedModel` maps its predictions back).
+    or they spread less than 2**-10 (`FittedModel` maps its predictions back).
 
     Args:
         space: The search space (its bounds and categorical columns).
@@ -246,7 +257,8 @@ class FittedModel:
     @property
     def scale(self) -> float:
         """What the model's outcomes are ``Y`` divided by (`outcome_scale`): 1.0 unless some
-        outcome is beyond 2**200, whose square would overflow the model math."""
+        outcome is beyond 2**200, whose square would overflow the model math, or the outcomes
+        spread less than 2**-10, below the model math's floors."""
         return outcome_scale(self.Y)
 
     @property

@@ -42,7 +42,7 @@ from botorch.utils.objective import compute_feasibility_indicator
 from torch import Tensor
 
 from bo_loop.models.acquisition import FirstBySingle
-from bo_loop.models.fitting import FittedModel
+from bo_loop.models.fitting import FittedModel, outcome_scale
 from bo_loop.outcomes import Outcomes, non_dominated
 from bo_loop.space import Space
 from bo_loop.trial import Trial, TrialState
@@ -62,14 +62,12 @@ if hasattr(botorch_hvi, "_load_attempted"):
 _MIN_SPREAD = 1e-9
 
 
-#: qLogNEHVI works in the objectives' own units: its smoothing widths are absolute (BoTorch's
-#: ``tau_relu`` 1e-6 and ``tau_max`` 1e-2) and its hypervolumes are products of objective spans.
-#: Two objectives in the 1e10s turned every acquisition value into NaN (the ask crashed), and in
-#: the 1e-8s the smoothing outweighed the improvements (another proposal than for the same data
-#: times 1e8). An objective whose observed spread or size leaves [HVI_LOW, HVI_HIGH] is measured
-#: from the reference point in a power of two near its spread (`hvi_units`); the others keep
-#: their own units, so campaigns in ordinary units propose exactly as before.
-HVI_LOW = 2.0**-10
+#: qLogNEHVI works in the objectives' own units (the models' units: `fitting.outcome_scale`
+#: already lifts outcomes spread over less than 2**-10): its hypervolumes are products of
+#: objective spans. Two objectives in the 1e10s turned every acquisition value into NaN (the ask
+#: crashed). An objective whose observed spread or size exceeds HVI_HIGH is measured from the
+#: reference point in a power of two near its spread (`hvi_units`); the others keep their own
+#: units, so campaigns in ordinary units propose exactly as before.
 HVI_HIGH = 2.0**20
 
 
@@ -81,13 +79,13 @@ def hvi_units(values: Tensor, ref: float) -> tuple[float, float]:
         ref: Its reference point, in the same units.
 
     Returns:
-        ``(0, 1)`` (its own units) unless the spread of ``values`` lies outside
-        [`HVI_LOW`, `HVI_HIGH`] or a value or ``ref`` is larger than `HVI_HIGH` in size; then
-        ``(ref, 2**round(log2(spread)))`` (the size instead of a spread of 0).
+        ``(0, 1)`` (its own units) unless a value, ``ref`` or the spread of ``values`` is
+        larger than `HVI_HIGH` in size; then ``(ref, 2**round(log2(spread)))`` (the size instead
+        of a spread of 0).
     """
     spread = float(values.max() - values.min()) if values.numel() else 0.0
     size = max(float(values.abs().max()) if values.numel() else 0.0, abs(ref))
-    if size <= HVI_HIGH and (spread == 0.0 or HVI_LOW <= spread <= HVI_HIGH):
+    if size <= HVI_HIGH:  # the spread is at most twice the size
         return 0.0, 1.0
     span = spread if spread > 0.0 else size
     return ref, 2.0 ** round(math.log2(span)) if span > 0.0 else 1.0
@@ -190,9 +188,12 @@ def reference_point(outcomes: Outcomes, trials: Sequence[Trial]) -> list[float]:
     feasible = [t for t in done if outcomes.is_feasible(t.values)] or done
     signed = [outcomes.signed(t.values) for t in feasible]
     front = torch.tensor([signed[i] for i in non_dominated(signed)], dtype=torch.float64)
-    inferred = (
-        infer_reference_point(front).tolist() if len(front) else [0.0] * len(outcomes.objectives)
-    )
+    inferred = [0.0] * len(outcomes.objectives)
+    if len(front):
+        # BoTorch widens a range below 1e-7 to 1e-7: objectives spread that little (in the 1e-8s)
+        # are inferred in a power of two of their spread (as the models see them), then put back.
+        units = torch.tensor([outcome_scale(front[:, i : i + 1]) for i in range(front.shape[1])])
+        inferred = (infer_reference_point(front / units) * units).tolist()
     ref = []
     for i, o in enumerate(outcomes.objectives):
         lo, hi = o.bounds if o.bounds is not None else (None, None)

@@ -58,3 +58,21 @@ def test_outcomes_divided_by_a_scale_are_refused(sqlite_url):
     huge = dataclasses.replace(fitted, Y=fitted.Y * 2.0**250)
     with pytest.raises(ExportError, match=r"within ±2\*\*200.*scale=.*"):
         export_terms(huge)
+
+
+def test_outcomes_multiplied_by_a_scale_export_in_their_own_units(sqlite_url, tmp_path):
+    need("onnxruntime")
+    import onnxruntime
+
+    fitted = fitted_model(sqlite_url, "gp")
+    tiny = dataclasses.replace(fitted, Y=fitted.Y * 2.0**-40)  # the same fit, model-side
+    assert tiny.scale < 1.0
+    path = tmp_path / "tiny.onnx"
+    tiny.to_onnx(path)
+    points = random_points(50, 2)
+    want = predict_rows(tiny, points)
+    X = input_matrix(export_terms(tiny), points.to_dict("records"))
+    mean, sd = onnxruntime.InferenceSession(str(path)).run(["mean", "sd"], {"X": X})
+    assert np.abs(mean - want["mean"].to_numpy()).max() < 1e-6 * 2.0**-40
+    assert np.abs(sd - want["sd"].to_numpy()).max() < 1e-6 * 2.0**-40
+    assert want["sd"].min() > 0.01 * 2.0**-40

@@ -50,6 +50,41 @@ def test_outcomes_are_scaled_by_a_power_of_two_only_when_extreme():
     assert 1e300 / scale <= fitting.MAX_MODEL_OUTCOME
 
 
+def test_outcomes_spread_over_less_than_2_to_the_minus_10_are_scaled_up_exactly():
+    small = torch.tensor([[3e-9], [1e-9], [2.5e-9]], dtype=torch.float64)
+    scale = fitting.outcome_scale(small)
+    assert scale < 1.0 and math.log2(scale).is_integer()
+    assert 1.0 <= float((small.max() - small.min()) / scale) < 2.0
+    assert fitting.outcome_scale(torch.tensor([[0.5], [0.502]], dtype=torch.float64)) == 1.0
+    assert fitting.outcome_scale(torch.tensor([[7e-9], [7e-9]], dtype=torch.float64)) == 1.0
+
+
+def test_nanomolar_outcomes_get_the_proposals_of_ordinary_units(sqlite_url):
+    # Before the spread rule the GP fitted outcomes in the 1e-9s as a constant (BoTorch's
+    # Standardize leaves sd < 1e-8 unscaled) and proposed a corner: x = 1, then (0, 0).
+    def proposals(unit: float, name: str) -> list[float]:
+        campaign = bl.Campaign.create(
+            name, [bl.Real("x", 0.0, 1.0), bl.Real("z", 0.0, 1.0)], "a", storage=sqlite_url,
+            seed=0,
+        )  # fmt: skip
+        out = []
+        for n in (5, 1, 1):
+            for trial in campaign.ask(n):
+                p = trial.params
+                campaign.tell(trial.number, unit * (1 + math.sin(3 * p["x"]) + 0.3 * p["z"]))
+                out += [p["x"], p["z"]]
+        predicted = campaign.predict(pd.DataFrame({"x": [0.2], "z": [0.7]}))
+        return [
+            *out,
+            float(predicted["mean"].iloc[0]) / unit,
+            float(predicted["sd"].iloc[0]) / unit,
+        ]
+
+    ordinary = proposals(2.0**-30 * 2.0**30, "ordinary")
+    nano = proposals(2.0**-30, "nano")  # ~9.3e-10
+    assert nano == pytest.approx(ordinary, rel=1e-4, abs=1e-9)  # sd: the fit on data x 0.5
+
+
 @pytest.mark.parametrize("high", [10**7, 10**8, 2**53])
 def test_a_wide_integer_range_is_never_listed_value_by_value(high):
     space = Space([bl.Integer("n", 0, high), bl.Integer("k", 1, 5)])

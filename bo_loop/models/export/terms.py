@@ -133,9 +133,12 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
     Raises:
         ExportError: the surrogate is not the closed-form Matern GP or DNGO (a GP with kernel
             "rbf_dim_scaled" or ``closed_form_posterior=False``), or its outcomes were divided
-            by a power of two because some exceed 2**200 (``FittedModel.scale``).
+            by a power of two because some exceed 2**200 (``FittedModel.scale`` above 1).
     """
-    if fitted.scale != 1.0:
+    # Outcomes spread over less than 2**-10 are multiplied by a power of two before the fit
+    # (scale below 1): the export's outcome standardisation takes the factor back, exactly.
+    u = fitted.scale
+    if u > 1.0:
         raise ExportError(
             "An export needs outcomes within ±2**200 (the model's own units), but this campaign's "
             f"model divides them by scale={fitted.scale!r}; no solver copes with such magnitudes."
@@ -153,8 +156,8 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
             model_features(fitted.space),
             1.0,
             0.0,
-            model.y_mean,
-            model.y_std,
+            model.y_mean * u,
+            model.y_std * u,
             sign,
             gp,
         )
@@ -180,8 +183,8 @@ def export_terms(fitted: FittedModel) -> ExportTerms:
             jitter=JITTER,
         )  # fmt: skip
         return ExportTerms(
-            fitted.space, model_features(fitted.space), 2.0, -1.0, model.y_mean, model.y_std, sign,
-            dngo,
+            fitted.space, model_features(fitted.space), 2.0, -1.0, model.y_mean * u,
+            model.y_std * u, sign, dngo,
         )  # fmt: skip
     if fitted.surrogate == "dngo":
         raise ExportError(
