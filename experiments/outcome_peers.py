@@ -15,6 +15,7 @@ is told the objective plus ``PENALTY`` times the summed violation, as its users 
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -187,11 +188,14 @@ def run_bo_loop(
     surrogate_settings: dict[str, Any] | None = None,
     centre_first: bool = False,
     design_size: int | None = None,
+    random_design: int = 0,
 ) -> list[Record]:
     """bo_loop's defaults: `objectives=` and `outcome_constraints=`, in-memory SQLite.
     ``centre_first``: the first point is the box's centre (added with ``add_observation``, so
     bo_loop's design follows it), as Ax 1.x's generation strategy starts. ``design_size``: the
-    campaign's ``initial_design_size`` (default: bo_loop's rule)."""
+    campaign's ``initial_design_size`` (default: bo_loop's rule). ``random_design``: that many
+    first points drawn uniformly at random (seeded) instead of bo_loop's Sobol design, added
+    with ``add_observation``; a diagnostic of the design."""
     import bo_loop as bl
 
     objectives = [bl.Objective(n, g) for n, g in problem.objectives]
@@ -212,16 +216,22 @@ def run_bo_loop(
     )
 
     centre = {p["name"]: (p["low"] + p["high"]) / 2.0 for p in problem.params}
+    rng = random.Random(seed)
+    added: list[Params] = []
 
     def ask() -> tuple[int | None, Params]:
         if centre_first and not campaign.trials():
-            return None, centre  # measured first, then added as the operator's own point
+            added.append(centre)  # measured first, then added as the operator's own point
+            return None, centre
+        if len(campaign.trials()) < random_design:
+            added.append({p["name"]: rng.uniform(p["low"], p["high"]) for p in problem.params})
+            return None, added[-1]
         (trial,) = campaign.ask(1)
         return trial.number, trial.params
 
     def tell(number: int | None, outcomes: Outcomes) -> None:
         if number is None:
-            campaign.add_observation(centre, dict(outcomes))
+            campaign.add_observation(added[-1], dict(outcomes))
         else:
             campaign.tell(number, dict(outcomes))
 
@@ -357,6 +367,11 @@ def run_bo_loop_design10(problem: OutcomeProblem, seed: int) -> list[Record]:
     return run_bo_loop(problem, seed, design_size=10)
 
 
+def run_bo_loop_random_design(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: bo_loop after 12 uniformly random points (its own design size on DTLZ2)."""
+    return run_bo_loop(problem, seed, random_design=12)
+
+
 def run_bo_loop_centre_first(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: bo_loop whose first point is the box's centre (Ax's first point)."""
     return run_bo_loop(problem, seed, centre_first=True)
@@ -379,6 +394,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_noise_prior_m12_eta_1e5": run_bo_loop_noise_prior_m12_eta_1e5,
     "bo_loop_rbf_dim_scaled": run_bo_loop_rbf_dim_scaled,
     "bo_loop_centre_first": run_bo_loop_centre_first,
+    "bo_loop_random_design": run_bo_loop_random_design,
     "bo_loop_noise_auto": run_bo_loop_noise_auto,
     "bo_loop_auto_eta_1e5": run_bo_loop_auto_eta_1e5,
     "bo_loop_flat_eta_1e5": run_bo_loop_flat_eta_1e5,

@@ -12,6 +12,9 @@ Three standard problems, all noise-free, on the unit square or cube:
   "Scalable Test Problems for Evolutionary Multiobjective Optimization", 2005; BoTorch's
   ``DTLZ2(dim=6, num_objectives=2)``, reference point (1.1, 1.1)), 40 evaluations: the
   higher-dimensional check of the optimiser's settings. Same score as ``branin_currin``.
+* ``dtlz2_offset``: the same, with the Pareto set at x2..x6 = (0.25, 0.65, 0.35, 0.7, 0.3)
+  instead of the box's centre, where Ax's first point always lands (added 2026-12-03, seventh
+  round, to tell Ax's centre point from its model). Same front, reference point and score.
 * ``gramacy``: minimise ``x1 + x2`` subject to two outcome constraints,
   ``c1 = 1.5 - x1 - 2 x2 - 0.5 sin(2 pi (x1^2 - 2 x2)) <= 0`` and ``c2 = x1^2 + x2^2 - 1.5 <= 0``
   (Gramacy et al., "Modeling an Augmented Lagrangian for Blackbox Constrained Optimization",
@@ -140,13 +143,25 @@ BRANIN_CURRIN_MAX_HV = 59.4082
 # --- DTLZ2 ---------------------------------------------------------------------------------------
 
 DTLZ2_DIM = 6
+#: Where ``dtlz2_offset``'s distance variables x2..x6 put its Pareto set (DTLZ2's own: 0.5 each,
+#: the box's centre, which a design with a centre point measures first). Fixed, not random, so
+#: that every method and seed sees the same problem.
+DTLZ2_OFFSET_SET = (0.25, 0.65, 0.35, 0.7, 0.3)
+
+
+def _dtlz2_at(p: Params, centre: Sequence[float]) -> dict[str, float]:
+    x = [float(p[f"x{i + 1}"]) for i in range(DTLZ2_DIM)]
+    g = sum((xi - ci) ** 2 for xi, ci in zip(x[1:], centre, strict=True))
+    angle = x[0] * math.pi / 2.0
+    return {"f1": (1.0 + g) * math.cos(angle), "f2": (1.0 + g) * math.sin(angle)}
 
 
 def _dtlz2(p: Params) -> dict[str, float]:
-    x = [float(p[f"x{i + 1}"]) for i in range(DTLZ2_DIM)]
-    g = sum((xi - 0.5) ** 2 for xi in x[1:])
-    angle = x[0] * math.pi / 2.0
-    return {"f1": (1.0 + g) * math.cos(angle), "f2": (1.0 + g) * math.sin(angle)}
+    return _dtlz2_at(p, (0.5,) * (DTLZ2_DIM - 1))
+
+
+def _dtlz2_offset(p: Params) -> dict[str, float]:
+    return _dtlz2_at(p, DTLZ2_OFFSET_SET)
 
 
 # The Pareto front is the quarter circle f1^2 + f2^2 = 1 (g = 0): its hypervolume against
@@ -196,6 +211,20 @@ def dtlz2(budget: int = 40) -> OutcomeProblem:
     )
 
 
+def dtlz2_offset(budget: int = 40) -> OutcomeProblem:
+    """DTLZ2 with its Pareto set moved off the box's centre (`DTLZ2_OFFSET_SET`); same front."""
+    return OutcomeProblem(
+        name="dtlz2_offset",
+        params=[real(f"x{i + 1}", 0.0, 1.0) for i in range(DTLZ2_DIM)],
+        objectives=(("f1", "minimize"), ("f2", "minimize")),
+        constraints=(),
+        budget=budget,
+        function=_dtlz2_offset,
+        reference_point=(1.1, 1.1),
+        max_hypervolume=DTLZ2_MAX_HV,
+    )
+
+
 def gramacy(budget: int = 30) -> OutcomeProblem:
     return OutcomeProblem(
         name="gramacy",
@@ -212,6 +241,7 @@ OUTCOME_PROBLEMS: dict[str, Callable[[int], OutcomeProblem]] = {
     "branin_currin": branin_currin,
     "gramacy": gramacy,
     "dtlz2": dtlz2,
+    "dtlz2_offset": dtlz2_offset,
 }
 """Each problem's constructor by name; the argument is the budget."""
 

@@ -242,6 +242,19 @@ def test_dtlz2_front_is_the_quarter_circle_and_its_hypervolume_the_stated_one() 
     assert off["f1"] ** 2 + off["f2"] ** 2 > 1.5  # away from the front: dominated
 
 
+def test_dtlz2_offset_has_the_same_front_away_from_the_box_centre() -> None:
+    from experiments.outcome_problems import DTLZ2_OFFSET_SET, dtlz2_offset
+
+    problem = dtlz2_offset()
+    on_set = {f"x{i}": c for i, c in enumerate(DTLZ2_OFFSET_SET, start=2)}
+    for angle in (0.0, 0.37, 1.0):
+        o = problem.evaluate({"x1": angle, **on_set})
+        assert o["f1"] ** 2 + o["f2"] ** 2 == pytest.approx(1.0)
+    centre = problem.evaluate({"x1": 0.5, **{f"x{i}": 0.5 for i in range(2, 7)}})
+    # g at the centre: 0.25^2 + 0.15^2 + 0.15^2 + 0.2^2 + 0.2^2 = 0.1875
+    assert centre["f1"] ** 2 + centre["f2"] ** 2 == pytest.approx(1.1875**2)
+
+
 def test_feasible_regret_is_infinite_until_a_feasible_point_and_never_rises() -> None:
     from experiments.outcome_problems import GRAMACY_OPTIMUM, feasible_regret_curve, gramacy
 
