@@ -57,6 +57,11 @@ def create(url: str, **kw) -> bl.Campaign:
             r"'lengthscale_rate' .* finite number",
         ),
         (
+            {"surrogate_settings": {"category_lengthscale_rate": 0}},
+            r"'category_lengthscale_rate' .* finite number in \(0.0, inf\] or null, but got "
+            r"category_lengthscale_rate=0",
+        ),
+        (
             {"acquisition_settings": {"num_restarts": 0}},
             r"'num_restarts' of the acquisition must be in \[1, 1000\], but got num_restarts=0",
         ),
@@ -147,9 +152,11 @@ def test_a_format_1_config_reads_with_the_settings_it_ran_with(sqlite_url):
     bl.storage.dispose(sqlite_url)
     c = bl.Campaign.load("c", storage=sqlite_url)
     # An exact GP at any size, as every GP was before `exact_max_rows`, with BoTorch's noise prior,
-    # as every GP had before `noise_prior`.
+    # as every GP had before `noise_prior`, and one lengthscale prior for every column, as before
+    # `category_lengthscale_rate`.
     assert c.surrogate_settings == {
-        **GP_DEFAULTS, "exact_max_rows": None, "noise_prior": "lognormal"
+        **GP_DEFAULTS, "exact_max_rows": None, "noise_prior": "lognormal",
+        "category_lengthscale_rate": None,
     }  # fmt: skip
     # Batches by qLogNEI, as every batch was before the acquisition setting `batch`, and outcome
     # constraints smoothed over 1e-3 of the spread, as before `constraint_eta`.
@@ -274,6 +281,36 @@ def test_a_stored_dngo_campaign_keeps_the_settings_it_ran_with(sqlite_url, monke
         ).surrogate_settings["head"]
         == "gp_product"
     )
+
+
+def test_a_stored_gp_campaign_keeps_its_categorical_lengthscale_prior(sqlite_url):
+    from bo_loop.models.surrogates import gp
+
+    space = [*SPACE, bl.Categorical("solvent", ["water", "ethanol", "dmso"])]
+    c = bl.Campaign.create("c", space, "y", storage=sqlite_url, seed=0)
+    config = _stored_config(sqlite_url)
+    assert config["surrogate"]["settings"]["category_lengthscale_rate"] == 1.0
+    for i, solvent in enumerate(["water", "ethanol", "dmso"] * 2):
+        c.add_observation({"x": i / 6, "n": 1 + i % 5, "solvent": solvent}, float(i % 4))
+    assert _one_hot_rates(c) == [6.0, 6.0, 1.0, 1.0, 1.0]
+    # Stored before the setting existed: every column keeps the numeric columns' prior.
+    settings = {
+        k: v for k, v in config["surrogate"]["settings"].items() if k != "category_lengthscale_rate"
+    }
+    _store_config(sqlite_url, {**config, "surrogate": {"name": "gp", "settings": settings}})
+    bl.storage.dispose(sqlite_url)
+    old = bl.Campaign.load("c", storage=sqlite_url)
+    assert old.surrogate_settings == {**settings, "category_lengthscale_rate": None}
+    assert gp.SURROGATE.legacy["category_lengthscale_rate"] is None
+    assert _one_hot_rates(old) == [6.0] * 5
+
+
+def _one_hot_rates(c: bl.Campaign) -> list[float]:
+    """The rates of the fitted GP's lengthscale prior, one per model column."""
+    model = c.fitted_model().model
+    gp_model = getattr(model, "gp", model)
+    rate = gp_model.covar_module.base_kernel.lengthscale_prior.rate
+    return rate.expand(gp_model.covar_module.base_kernel.lengthscale.shape[-1]).tolist()
 
 
 def test_a_stored_campaign_keeps_the_acquisition_it_ran_with(sqlite_url, monkeypatch):

@@ -74,7 +74,8 @@ from bo_loop.space import Space
 #: observation's solvent for about half of each round. Rounds on "mixed", 30 seeds, median final
 #: regret at q = 4 0.048 against 0.123 (Optuna GPSampler 0.095); at q = 8 0.129 against 0.142
 #: (Optuna 0.123), with 7 seeds left on a wrong solvent (above 0.25) against 13
-#: (experiments/results/batch/notes.md, fifth pass).
+#: (experiments/results/batch/notes.md, fifth pass); with the GP's categorical lengthscale prior
+#: of 2026-12-04 (`gp.RULES`, ``category_lengthscale_rate``) 0.051 and 0.082 (seventh pass).
 RULES: Rules = {
     "num_restarts": (10, integer(1, 1000)),
     "raw_samples": (512, integer(1, 1_000_000)),

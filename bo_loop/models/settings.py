@@ -39,17 +39,23 @@ def integer(low: int, high: int | None = None, *, optional: bool = False) -> Che
     return check
 
 
-def real(low: float, high: float = math.inf, *, low_open: bool = False) -> Check:
-    """A finite number in ``[low, high]`` (``(low, high]`` when ``low_open``)."""
+def real(
+    low: float, high: float = math.inf, *, low_open: bool = False, optional: bool = False
+) -> Check:
+    """A finite number in ``[low, high]`` (``(low, high]`` when ``low_open``); or null when
+    ``optional``."""
 
-    def check(value: Any) -> float:
+    def check(value: Any) -> float | None:
+        if optional and value is None:
+            return None
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError("must be a number")
+            raise ValueError("must be a number" + (" or null" if optional else ""))
         v = float(value)
         too_low = v <= low if low_open else v < low
         if not math.isfinite(v) or too_low or v > high:
             left = "(" if low_open else "["
-            raise ValueError(f"must be a finite number in {left}{low}, {high}]")
+            null = " or null" if optional else ""
+            raise ValueError(f"must be a finite number in {left}{low}, {high}]{null}")
         return v
 
     return check

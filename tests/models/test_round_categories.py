@@ -102,8 +102,9 @@ def test_a_round_gives_each_choice_its_share():
     greedy = run(trials_from(UNSURE), 4, "greedy")
     assert matched[0].params == greedy[0].params  # the first point is a single ask's
     assert "category_probabilities" not in greedy[0].provenance
-    # B a little worse: under 1/8 likely, so no share of 4; greedy qLogNEI still sends a point.
-    rows = [*UNSURE[:2], (0.05, "B", 1.5), (0.95, "B", 1.4), *UNSURE[4:]]
+    # B a little worse, measured nearer the middle: under 1/8 likely (0.07), so no share of 4;
+    # greedy qLogNEI still sends a point.
+    rows = [*UNSURE[:2], (0.3, "B", 1.4), (0.7, "B", 1.3), *UNSURE[4:]]
     assert counts(run(trials_from(rows), 4, "matched")) == [0, 0, 4]
     assert counts(run(trials_from(rows), 4, "greedy")) == [0, 1, 3]
     # Sure of C: the whole round goes there.

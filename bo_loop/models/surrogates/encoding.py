@@ -51,6 +51,13 @@ class FeatureMap(InputTransform, nn.Module):
     def output_dim(self) -> int:
         return self.d + sum(k - 1 for k in self.sizes.values())
 
+    def one_hot_columns(self) -> Tensor:
+        """A boolean mask of the ``output_dim`` columns: True where a column is one-hot."""
+        mask = []
+        for i in range(self.d):
+            mask += [True] * self.sizes[i] if i in self.sizes else [False]
+        return torch.tensor(mask, dtype=torch.bool)
+
     def transform(self, X: Tensor) -> Tensor:
         """Map a ``batch_shape x n x d`` tensor to ``batch_shape x n x output_dim``."""
         lo, hi = self.numeric_range

@@ -60,7 +60,7 @@ class Problem:
         prior = noise.noise_prior
         #: ("lognormal", loc, scale) or ("gamma", concentration, rate) (`gp.likelihood`).
         self.noise_prior: tuple[str, float, float] = (
-            ("gamma", *_gamma(prior))
+            ("gamma", float(prior.concentration), float(prior.rate))
             if isinstance(prior, torch.distributions.Gamma)
             else ("lognormal", float(prior.loc), float(prior.scale))
         )
@@ -97,16 +97,19 @@ class Problem:
         return out
 
 
-def _gamma(prior: torch.distributions.Gamma) -> tuple[float, float]:
-    return float(prior.concentration), float(prior.rate)
+def _gamma(prior: torch.distributions.Gamma) -> tuple[Tensor, Tensor]:
+    """Concentration and rate: scalars, or one per lengthscale (`gp.covar_module`)."""
+    return prior.concentration.detach().double(), prior.rate.detach().double()
 
 
-def _gamma_log_prob(x: Tensor, concentration: float, rate: float) -> Tensor:
+def _gamma_log_prob(x: Tensor, concentration: Tensor | float, rate: Tensor | float) -> Tensor:
+    concentration = torch.as_tensor(concentration, dtype=x.dtype)
+    rate = torch.as_tensor(rate, dtype=x.dtype)
     return (
-        concentration * math.log(rate)
+        concentration * torch.log(rate)
         + (concentration - 1) * torch.log(x)
         - rate * x
-        - math.lgamma(concentration)
+        - torch.lgamma(concentration)
     ).sum()
 
 

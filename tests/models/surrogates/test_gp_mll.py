@@ -13,7 +13,9 @@ from bo_loop.models.surrogates import gp, gp_mll
 from bo_loop.models.surrogates.encoding import FeatureMap
 
 
-def make_model(n: int, cat: bool, seed: int = 0) -> SingleTaskGP:
+def make_model(
+    n: int, cat: bool, seed: int = 0, category_rate: float | None = None
+) -> SingleTaskGP:
     g = torch.Generator().manual_seed(seed)
     X = torch.rand(n, 3, generator=g, dtype=torch.float64)
     if cat:
@@ -24,7 +26,10 @@ def make_model(n: int, cat: bool, seed: int = 0) -> SingleTaskGP:
     dims = one_hot.output_dim if one_hot is not None else 3
     return SingleTaskGP(
         X, Y, outcome_transform=Standardize(m=1), input_transform=one_hot,
-        covar_module=gp.covar_module("matern_gamma", dims, 6.0),
+        covar_module=gp.covar_module(
+            "matern_gamma", dims, 6.0,
+            one_hot.one_hot_columns() if one_hot is not None else None, category_rate,
+        ),
     )  # fmt: skip
 
 
@@ -34,10 +39,12 @@ def gpytorch_value(model: SingleTaskGP) -> torch.Tensor:
     return mll(model(*model.train_inputs), model.train_targets)
 
 
-@pytest.mark.parametrize("cat", [False, True])
+@pytest.mark.parametrize(("cat", "category_rate"), [(False, None), (True, None), (True, 1.0)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_value_and_gradient_equal_gpytorch(cat: bool, seed: int) -> None:
-    model = make_model(15, cat, seed)
+def test_value_and_gradient_equal_gpytorch(
+    cat: bool, category_rate: float | None, seed: int
+) -> None:
+    model = make_model(15, cat, seed, category_rate)
     g = torch.Generator().manual_seed(100 + seed)
     with torch.no_grad():  # somewhere away from the initial values
         for p in model.parameters():
@@ -64,6 +71,21 @@ def test_fast_fit_reaches_botorchs_optimum(cat: bool) -> None:
     assert gp_mll.fit_raw(fast)
     fit_gpytorch_mll(ExactMarginalLogLikelihood(slow.likelihood, slow))
     assert float(gpytorch_value(fast).detach()) >= float(gpytorch_value(slow).detach()) - 1e-4
+
+
+def test_one_hot_columns_get_the_category_rate() -> None:
+    """Only the one-hot columns' lengthscales get the category prior (a wrong mask would give
+    the numeric columns or the wrong choices the long lengthscales)."""
+    bounds = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 1.0, 1.0]], dtype=torch.float64)
+    one_hot = FeatureMap(bounds, {1: [0.0, 1.0, 2.0], 3: [0.0, 1.0]})
+    mask = one_hot.one_hot_columns()
+    assert mask.tolist() == [False, True, True, True, False, True, True]
+    kernel = gp.covar_module("matern_gamma", one_hot.output_dim, 6.0, mask, 1.5)
+    prior = kernel.base_kernel.lengthscale_prior
+    assert prior.rate.tolist() == [6.0, 1.5, 1.5, 1.5, 6.0, 1.5, 1.5]
+    assert prior.concentration.tolist() == [3.0] * 7
+    same = gp.covar_module("matern_gamma", one_hot.output_dim, 6.0, mask, None)
+    assert float(same.base_kernel.lengthscale_prior.rate) == 6.0
 
 
 def test_a_model_with_other_parameters_is_left_to_botorch() -> None:
