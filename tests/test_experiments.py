@@ -297,3 +297,23 @@ def test_constrained_rescore_reproduces_bo_loops_stored_recommendation() -> None
     assert constraint_violation(again["own"]) <= 1e-9
     assert again["best_sampled_regret"] <= again["own_regret"]
     assert "| bo_loop | 10 | 0.096 | 0.030 |" in report()
+
+
+def test_mixed_rescore_scores_a_measured_setting(tmp_path: Path) -> None:
+    # `recommend()` picks among the measured settings, so its true regret is one of theirs and
+    # never below the best measured one (a rule that optimised over the space could be).
+    from experiments.mixed_rescore import RUNS, recommended_regret, table
+    from experiments.problems import PROBLEMS
+
+    problem = PROBLEMS["mixed"]
+    runs = [json.loads(line) for line in (RUNS[8] / "bo_loop_gp.jsonl").read_text().splitlines()]
+    run = next(r for r in runs if r["problem"] == "mixed")
+    regret = recommended_regret(problem, run, 8, str(tmp_path))
+    measured = [r["true"] - problem.optimum for r in run["records"]]
+    assert min(abs(regret - m) for m in measured) < 1e-9
+    assert regret >= min(measured)
+    scored = [
+        {"q": 8, "method": "bo_loop_gp", "seed": s, "observed": o, "recommended": r, "sampled": b}
+        for s, (o, r, b) in enumerate([(0.3, 0.2, 0.1), (0.5, 0.4, 0.05), (0.1, 0.1, 0.01)])
+    ]
+    assert "| 8 | bo_loop_gp | 3 | 0.3 | 0.2 | 0.05 |" in table(scored)
