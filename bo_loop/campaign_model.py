@@ -56,6 +56,10 @@ class ModelViews:
         (objectives or outcome constraints): ``<outcome>_mean`` and ``<outcome>_sd`` for every
         outcome (`campaign.outcomes` order), then ``p_feasible`` with outcome constraints (the
         probability that every constraint holds). Means lie within an objective's bounds.
+
+        Every parameter needs a column; other columns are ignored, so the rows of
+        ``to_dataframe()`` (with their outcome, state and provenance columns) can be passed as
+        they are.
         """
         if not self._config.outcomes.is_single:
             return predict_outcomes(self._config.outcomes, self.fitted_models(), rows)

@@ -171,6 +171,13 @@ def test_gp_campaign_finds_the_optimum(sqlite_url, goal):
     pred = campaign.predict(pd.DataFrame({"x": [4.7954, 0.5]}))
     assert list(pred.columns) == ["mean", "sd"]
     assert pred["mean"].iloc[0] == pytest.approx(sign * -9.5083, abs=0.1)
+    # The campaign's own table predicts as it is: columns besides the parameters are ignored.
+    table = campaign.to_dataframe()
+    again = campaign.predict(table)
+    assert list(again.index) == list(table.index)
+    assert again["mean"].to_numpy() == pytest.approx(
+        campaign.predict(table[["x"]])["mean"].to_numpy()
+    )
 
 
 def test_provenance_of_model_proposals(sqlite_url):
