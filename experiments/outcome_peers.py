@@ -367,6 +367,11 @@ def run_bo_loop_design10(problem: OutcomeProblem, seed: int) -> list[Record]:
     return run_bo_loop(problem, seed, design_size=10)
 
 
+def run_bo_loop_design6(problem: OutcomeProblem, seed: int) -> list[Record]:
+    """Diagnostic: bo_loop with 6 design points, max(5, d) on DTLZ2 (its rule gives 2 d = 12)."""
+    return run_bo_loop(problem, seed, design_size=6)
+
+
 def run_bo_loop_random_design(problem: OutcomeProblem, seed: int) -> list[Record]:
     """Diagnostic: bo_loop after 12 uniformly random points (its own design size on DTLZ2)."""
     return run_bo_loop(problem, seed, random_design=12)
@@ -395,6 +400,7 @@ METHODS: dict[str, Callable[[OutcomeProblem, int], list[Record]]] = {
     "bo_loop_rbf_dim_scaled": run_bo_loop_rbf_dim_scaled,
     "bo_loop_centre_first": run_bo_loop_centre_first,
     "bo_loop_random_design": run_bo_loop_random_design,
+    "bo_loop_design6": run_bo_loop_design6,
     "bo_loop_noise_auto": run_bo_loop_noise_auto,
     "bo_loop_auto_eta_1e5": run_bo_loop_auto_eta_1e5,
     "bo_loop_flat_eta_1e5": run_bo_loop_flat_eta_1e5,

@@ -1,4 +1,4 @@
-"""experiments.design_swap: which basin a design's best point lies in, and the paired tables."""
+"""experiments.design_swap and h6_basins: which basin a design's best point lies in, and the paired tables."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from experiments.design_swap import (
+from experiments.design_swap import paired
+from experiments.h6_basins import (
+    BO_LOOP_12,
     SOLVED,
     bo_loop_design,
     descend,
     design_in_global_basin,
-    paired,
     stored_runs,
     tabulate,
 )
@@ -73,7 +74,7 @@ def test_paired_uses_common_seeds_and_counts_ties_for_neither() -> None:
 
 def test_bo_loop_design_is_the_one_the_benchmark_ran() -> None:
     # The rates in design_swap.md are only about the benchmark if this is its design.
-    stored = stored_runs("compare", "bo_loop_gp")[0]["records"][:12]
+    stored = stored_runs(BO_LOOP_12, "bo_loop_gp")[0]["records"][:12]
     asked = bo_loop_design(0)
     assert len(asked) == 12
     for record, params in zip(stored, asked, strict=True):
