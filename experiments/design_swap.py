@@ -9,9 +9,9 @@ things that could cause that: the design and the model after it.
   below 0.05 or not); the rates below; the swap's paired table.
 - ``--rates N``: over seeds 0..N-1, how often each design puts its best point in a basin other
   than the global mode's: bo_loop's 12 scrambled Sobol points (asked from a fresh campaign),
-  Optuna GPSampler's 10 random startup points (asked from a fresh study), bo_loop's first 5 and
-  6 Sobol points (designs of that size), and three other 12-point designs of the cube
-  (`h6_basins.DESIGNS`).
+  Optuna GPSampler's 10 random startup points (asked from a fresh study) and its first 4 (also
+  BayBE's first round of 4: the same draw), bo_loop's first 5 and 6 Sobol points (designs of
+  that size), and three other 12-point designs of the cube (`h6_basins.DESIGNS`).
 - ``--swap``: each tool on the *other* tool's stored design: Optuna's GPSampler given
   bo_loop's 12 design points (enqueued, ``n_startup_trials=12``), and bo_loop given Optuna's 10
   (``add_observation``, ``initial_design_size=10``), the rest of the 60 evaluations its own.
@@ -206,6 +206,14 @@ def report(rates: dict[str, tuple[int, int]] | None) -> str:
         cells = [c[("global", "solved")], c[("global", "stuck")]]
         cells += [c[("local", "solved")], c[("local", "stuck")]]
         lines.append(f"| {folder} | {method} | {len(runs)} | " + " | ".join(map(str, cells)) + " |")
+    same, seeds = _shared_first_round("batch/q4", "baybe", "optuna_gp", 4)
+    if seeds:
+        lines += [
+            "",
+            f"BayBE's first round of 4 in rounds of 4 is Optuna's first 4 points on {same} of "
+            f"{seeds} seeds (both draw numpy's `RandomState(seed)` in the same order), so their "
+            "design basins are the same.",
+        ]
     lines += ["", "## The same designs, paired by seed (sequential, 60 evaluations)", ""]
     lines += [
         "| design | seeds | bo_loop median | Optuna median | bo_loop lower | Optuna lower "
@@ -232,6 +240,21 @@ def report(rates: dict[str, tuple[int, int]] | None) -> str:
             f"{p['optuna_stuck']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _shared_first_round(folder: str, one: str, other: str, n: int) -> tuple[int, int]:
+    """On how many of the seeds both methods have, their first ``n`` points are the same."""
+    a, b = stored_runs(folder, one), stored_runs(folder, other)
+    seeds = sorted(set(a) & set(b))
+    same = sum(
+        all(
+            abs(float(x["params"][k]) - float(y["params"][k])) < 1e-12
+            for x, y in zip(a[s]["records"][:n], b[s]["records"][:n], strict=True)
+            for k in x["params"]
+        )
+        for s in seeds
+    )
+    return same, len(seeds)
 
 
 def _stored_final(folder: str, method: str) -> dict[int, float]:

@@ -141,6 +141,7 @@ def _cube(sample: Callable[[int], np.ndarray]) -> Callable[[int], list[Params]]:
 DESIGNS: list[tuple[str, Callable[[int], list[Params]]]] = [
     ("bo_loop: 12 scrambled Sobol points (torch's SobolEngine)", bo_loop_design),
     ("Optuna GPSampler: 10 random points", optuna_design),
+    ("Optuna's (and BayBE's) first 4 random points", lambda s: optuna_design(s, 4)),
     ("bo_loop's first 5 Sobol points", lambda s: bo_loop_design(s, 5)),
     ("bo_loop's first 6 Sobol points", lambda s: bo_loop_design(s, 6)),
     (

@@ -79,3 +79,19 @@ def test_bo_loop_design_is_the_one_the_benchmark_ran() -> None:
     assert len(asked) == 12
     for record, params in zip(stored, asked, strict=True):
         assert record["params"] == pytest.approx(params, abs=1e-12)
+
+
+def test_shared_first_round_counts_seeds_whose_first_points_agree(monkeypatch) -> None:
+    import experiments.design_swap as swap
+
+    def run(*xs: float) -> dict[str, Any]:
+        return {"records": [{"params": {"x1": x}} for x in xs]}
+
+    fake = {
+        "one": {0: run(0.1, 0.2, 0.9), 1: run(0.3, 0.4), 2: run(0.5, 0.6)},
+        "other": {0: run(0.1, 0.2, 0.0), 1: run(0.3, 0.41)},
+    }
+    monkeypatch.setattr(swap, "stored_runs", lambda folder, method: fake[method])
+    # Seed 0 agrees on its first two points (the third is not compared), seed 1 does not, and
+    # seed 2 has no run of the other method.
+    assert swap._shared_first_round("any", "one", "other", 2) == (1, 2)
