@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +46,7 @@ from experiments.h6_basins import (
     SOLVED,
     Params,
     final_regret,
+    hartmann6_campaign,
     local_rate,
     optuna_space,
     probe,
@@ -100,20 +100,8 @@ def optuna_on(design: list[Params], seed: int) -> list[float]:
 
 def bo_loop_on(design: list[Params], seed: int) -> list[float]:
     """bo_loop with its defaults, the given points added as measured before the first ask."""
-    import bo_loop as bl
-    import bo_loop.storage
-
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/swap.db"
-        campaign = bl.Campaign.create(
-            "swap",
-            [bl.Real(f"x{i}", 0.0, 1.0) for i in range(1, 7)],
-            bl.Objective("y", "minimize"),
-            storage=url,
-            seed=seed,
-            initial_design_size=len(design),
-        )
-        values = []
+    values = []
+    with hartmann6_campaign(seed, initial_design_size=len(design)) as campaign:
         for params in design:
             value = PROBLEM.function(params)
             campaign.add_observation(params, value)
@@ -123,7 +111,6 @@ def bo_loop_on(design: list[Params], seed: int) -> list[float]:
             value = PROBLEM.function(dict(trial.params))
             campaign.tell(trial.number, value)
             values.append(value)
-        bo_loop.storage.dispose(url)
     return values
 
 

@@ -11,7 +11,8 @@ import json
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,23 +86,32 @@ def tabulate(runs: dict[int, dict[str, Any]], design_size: int) -> Counter[tuple
 # --- Each tool's own design ----------------------------------------------------------------------
 
 
-def bo_loop_design(seed: int, n: int = 12) -> list[Params]:
-    """The ``n`` Sobol points a fresh bo_loop campaign with ``seed`` asks first."""
+@contextmanager
+def hartmann6_campaign(seed: int, initial_design_size: int | None = None) -> Iterator[Any]:
+    """A fresh bo_loop campaign on Hartmann6's space in a temporary SQLite file, disposed after."""
     import bo_loop as bl
     import bo_loop.storage
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/design.db"
+        url = f"sqlite:///{tmp}/h6.db"
         campaign = bl.Campaign.create(
-            "design",
+            "h6",
             [bl.Real(f"x{i}", 0.0, 1.0) for i in range(1, 7)],
             bl.Objective("y", "minimize"),
             storage=url,
             seed=seed,
+            initial_design_size=initial_design_size,
         )
-        params = [dict(trial.params) for trial in campaign.ask(n)]
-        bo_loop.storage.dispose(url)
-    return params
+        try:
+            yield campaign
+        finally:
+            bo_loop.storage.dispose(url)
+
+
+def bo_loop_design(seed: int, n: int = 12) -> list[Params]:
+    """The ``n`` Sobol points a fresh bo_loop campaign with ``seed`` asks first."""
+    with hartmann6_campaign(seed) as campaign:
+        return [dict(trial.params) for trial in campaign.ask(n)]
 
 
 def optuna_space() -> dict[str, Any]:
@@ -178,24 +188,12 @@ def probe(seed: int, n: int) -> dict[str, Any]:
     (analytic) expected improvement over the best value: what EI sees of a basin it has not
     sampled.
     """
-    import bo_loop as bl
-    import bo_loop.storage
-
     records = stored_runs(BO_LOOP_12, "bo_loop_gp")[seed]["records"][:n]
     best = min(r["true"] for r in records)
     modes = [{f"x{i + 1}": v for i, v in enumerate(x)} for x in MODES.values()]
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/probe.db"
-        campaign = bl.Campaign.create(
-            "probe",
-            [bl.Real(f"x{i}", 0.0, 1.0) for i in range(1, 7)],
-            bl.Objective("y", "minimize"),
-            storage=url,
-            seed=seed,
-        )
+    with hartmann6_campaign(seed) as campaign:
         campaign.add_observations([{**r["params"], "y": r["true"]} for r in records])
         predicted = campaign.predict(modes)
-        bo_loop.storage.dispose(url)
     out: dict[str, Any] = {"seed": seed, "n": n, "best": best}
     for name, (mean, sd) in zip(MODES, predicted[["mean", "sd"]].to_numpy(), strict=True):
         z = (best - mean) / sd
